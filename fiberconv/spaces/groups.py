@@ -1,0 +1,450 @@
+r"""Lie groups as batched torch tensors.
+
+Every group is a stateless object whose methods act on plain tensors of group elements with any
+leading batch shape, on any device and in any floating dtype. Results follow the inputs' device and
+dtype; nothing is cached.
+
+Element encodings
+-----------------
+============  ====================  =========================================================
+group         element tensor        meaning
+============  ====================  =========================================================
+``SO2``       ``(..., 2, 2)``       rotation matrix ``[[cos t, -sin t], [sin t, cos t]]``
+``SO3``       ``(..., 3, 3)``       rotation matrix acting on column vectors
+``T3``        ``(..., 3)``          translation vector; composition is addition
+``SE3``       ``(..., 4, 4)``       homogeneous matrix ``[[R, t], [0, 1]]``: x -> R x + t
+============  ====================  =========================================================
+
+Conventions (fixed for the whole library, see ``DESIGN.md``): ZYZ Euler angles,
+``g = Z(alpha) Y(beta) Z(gamma)`` with ``alpha, gamma`` in ``(-pi, pi]`` and ``beta`` in ``[0, pi]``.
+
+Lie algebras: ``so(2)`` is ``R`` (the angle), ``so(3)`` is ``R^3`` (axis times angle, ``hat(w) x =
+w x x``), ``se(3)`` is ``R^6`` ordered ``(v, w)`` (translational part first).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Union
+
+import torch
+
+__all__ = [
+    "Group",
+    "SO2",
+    "SO3",
+    "SE3",
+    "T3",
+    "rot_z",
+    "rot_y",
+    "rot_x",
+    "make_generator",
+]
+
+Seed = Union[int, torch.Generator, None]
+
+
+def make_generator(seed: Seed, device: Union[str, torch.device, None] = None) -> Optional[torch.Generator]:
+    """Return a ``torch.Generator`` on ``device`` from an int seed, pass a generator through, or None."""
+    if seed is None or isinstance(seed, torch.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"seed must be an int, a torch.Generator or None, got {type(seed).__name__}")
+    gen = torch.Generator(device=torch.device(device) if device is not None else "cpu")
+    gen.manual_seed(seed)
+    return gen
+
+
+def _float_dtype(dtype: Optional[torch.dtype]) -> torch.dtype:
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    if not dtype.is_floating_point:
+        raise TypeError(f"group elements need a floating dtype, got {dtype}")
+    return dtype
+
+
+def _check_tail(name: str, x: torch.Tensor, tail: Sequence[int], what: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor of {what}, got {type(x).__name__}")
+    if x.dim() < len(tail) or tuple(x.shape[x.dim() - len(tail):]) != tuple(tail):
+        raise ValueError(
+            f"{name}: expected {what} of shape (..., {', '.join(map(str, tail))}), got {tuple(x.shape)}"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating tensor of {what}, got dtype {x.dtype}")
+
+
+def rot_z(angle: torch.Tensor) -> torch.Tensor:
+    """Rotation about the z-axis: ``(...,) -> (..., 3, 3)``."""
+    c, s = torch.cos(angle), torch.sin(angle)
+    o, z = torch.ones_like(angle), torch.zeros_like(angle)
+    return torch.stack([c, -s, z, s, c, z, z, z, o], dim=-1).reshape(angle.shape + (3, 3))
+
+
+def rot_y(angle: torch.Tensor) -> torch.Tensor:
+    """Rotation about the y-axis: ``(...,) -> (..., 3, 3)``."""
+    c, s = torch.cos(angle), torch.sin(angle)
+    o, z = torch.ones_like(angle), torch.zeros_like(angle)
+    return torch.stack([c, z, s, z, o, z, -s, z, c], dim=-1).reshape(angle.shape + (3, 3))
+
+
+def rot_x(angle: torch.Tensor) -> torch.Tensor:
+    """Rotation about the x-axis: ``(...,) -> (..., 3, 3)``."""
+    c, s = torch.cos(angle), torch.sin(angle)
+    o, z = torch.ones_like(angle), torch.zeros_like(angle)
+    return torch.stack([o, z, z, z, c, -s, z, s, c], dim=-1).reshape(angle.shape + (3, 3))
+
+
+def _hat(w: torch.Tensor) -> torch.Tensor:
+    """``(..., 3) -> (..., 3, 3)`` skew matrix with ``hat(w) x = w x x``."""
+    x, y, z = w.unbind(-1)
+    o = torch.zeros_like(x)
+    return torch.stack([o, -z, y, z, o, -x, -y, x, o], dim=-1).reshape(w.shape[:-1] + (3, 3))
+
+
+def _vee(k: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`_hat` applied to the skew part of ``k``."""
+    return 0.5 * torch.stack(
+        [k[..., 2, 1] - k[..., 1, 2], k[..., 0, 2] - k[..., 2, 0], k[..., 1, 0] - k[..., 0, 1]], dim=-1
+    )
+
+
+class Group:
+    """Interface shared by the groups: batched, device- and dtype-following operations."""
+
+    name: str = "Group"
+    #: trailing shape of one element tensor
+    element_shape: tuple = ()
+    #: dimension of the Lie algebra (length of the vectors ``exp`` takes)
+    algebra_dim: int = 0
+    #: dimension of the space the group acts on
+    space_dim: int = 0
+
+    def check(self, g: torch.Tensor, name: str = "g") -> torch.Tensor:
+        """Validate that ``g`` has this group's element shape; return it unchanged."""
+        _check_tail(name, g, self.element_shape, f"{self.name} elements")
+        return g
+
+    def identity(self, batch_shape=(), dtype=None, device=None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def compose(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def inverse(self, g: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def act(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def exp(self, v: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def log(self, g: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Left-invariant distance ``||log(a^-1 b)||``."""
+        return torch.linalg.vector_norm(self.log(self.compose(self.inverse(a), b)), dim=-1)
+
+    def __repr__(self) -> str:
+        return f"{self.name}()"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other)
+
+    def __hash__(self) -> int:
+        return hash(type(self))
+
+
+def _batch(batch_shape) -> tuple:
+    if isinstance(batch_shape, int):
+        return (batch_shape,)
+    return tuple(batch_shape)
+
+
+class _SO2(Group):
+    """SO(2) as ``(..., 2, 2)`` rotation matrices; Lie algebra = the angle."""
+
+    name = "SO(2)"
+    element_shape = (2, 2)
+    algebra_dim = 1
+    space_dim = 2
+
+    def from_angle(self, angle: torch.Tensor) -> torch.Tensor:
+        """``(...,) -> (..., 2, 2)``: counter-clockwise rotation by ``angle``."""
+        c, s = torch.cos(angle), torch.sin(angle)
+        return torch.stack([c, -s, s, c], dim=-1).reshape(angle.shape + (2, 2))
+
+    def angle(self, g: torch.Tensor) -> torch.Tensor:
+        """``(..., 2, 2) -> (...,)`` the rotation angle in ``(-pi, pi]``."""
+        self.check(g)
+        return torch.atan2(g[..., 1, 0] - g[..., 0, 1], g[..., 0, 0] + g[..., 1, 1])
+
+    def identity(self, batch_shape=(), dtype=None, device=None):
+        eye = torch.eye(2, dtype=_float_dtype(dtype), device=device)
+        return eye.expand(_batch(batch_shape) + (2, 2)).clone()
+
+    def compose(self, a, b):
+        return self.check(a, "a") @ self.check(b, "b")
+
+    def inverse(self, g):
+        return self.check(g).transpose(-1, -2)
+
+    def act(self, g, x):
+        self.check(g)
+        _check_tail("x", x, (2,), "points of R^2")
+        return (g @ x.unsqueeze(-1)).squeeze(-1)
+
+    def exp(self, v):
+        _check_tail("v", v, (1,), "so(2) vectors")
+        return self.from_angle(v[..., 0])
+
+    def log(self, g):
+        return self.angle(g).unsqueeze(-1)
+
+    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None):
+        """Haar-uniform rotations: angle ~ U(-pi, pi)."""
+        gen = make_generator(seed, device)
+        u = torch.rand(_batch(batch_shape), generator=gen, dtype=_float_dtype(dtype), device=device)
+        return self.from_angle((2 * u - 1) * math.pi)
+
+
+class _SO3(Group):
+    """SO(3) as ``(..., 3, 3)`` rotation matrices; Lie algebra ``R^3`` (rotation vectors)."""
+
+    name = "SO(3)"
+    element_shape = (3, 3)
+    algebra_dim = 3
+    space_dim = 3
+
+    def identity(self, batch_shape=(), dtype=None, device=None):
+        eye = torch.eye(3, dtype=_float_dtype(dtype), device=device)
+        return eye.expand(_batch(batch_shape) + (3, 3)).clone()
+
+    def compose(self, a, b):
+        return self.check(a, "a") @ self.check(b, "b")
+
+    def inverse(self, g):
+        return self.check(g).transpose(-1, -2)
+
+    def act(self, g, x):
+        self.check(g)
+        _check_tail("x", x, (3,), "points of R^3")
+        return (g @ x.unsqueeze(-1)).squeeze(-1)
+
+    # -- exp / log -------------------------------------------------------------------------------
+    def exp(self, v):
+        r"""Rodrigues' formula ``exp(hat(w)) = I + a hat(w) + b hat(w)^2`` with Taylor series near 0."""
+        _check_tail("v", v, (3,), "so(3) rotation vectors")
+        theta2 = (v * v).sum(-1)
+        small = theta2 < 1e-6
+        t2 = torch.where(small, torch.ones_like(theta2), theta2)
+        t = torch.sqrt(t2)
+        a = torch.where(small, 1 - theta2 / 6 + theta2**2 / 120, torch.sin(t) / t)
+        b = torch.where(small, 0.5 - theta2 / 24 + theta2**2 / 720, (1 - torch.cos(t)) / t2)
+        k = _hat(v)
+        eye = torch.eye(3, dtype=v.dtype, device=v.device)
+        return eye + a[..., None, None] * k + b[..., None, None] * (k @ k)
+
+    def log(self, g):
+        r"""Rotation vector ``w`` with ``exp(w) = g``, ``|w| <= pi``; stable near 0 and near pi.
+
+        Near 0 it uses ``w = vee(g - g^T)/2 * theta / sin(theta)`` with a series; near pi, where
+        ``sin(theta)`` vanishes, the axis comes from the symmetric part
+        ``(g + g^T)/2 - cos(theta) I = (1 - cos(theta)) n n^T`` and its sign from the skew part.
+        """
+        self.check(g)
+        tr = g[..., 0, 0] + g[..., 1, 1] + g[..., 2, 2]
+        sv = _vee(g)  # sin(theta) n
+        sin_t = torch.linalg.vector_norm(sv, dim=-1)
+        cos_t = ((tr - 1) / 2).clamp(-1.0, 1.0)
+        theta = torch.atan2(sin_t, cos_t)
+        # branch 1: theta away from pi
+        small = sin_t < 1e-4
+        safe_sin = torch.where(small, torch.ones_like(sin_t), sin_t)
+        th2 = theta * theta
+        factor = torch.where(small & (cos_t > 0), 1 + th2 / 6 + 7 * th2 * th2 / 360, theta / safe_sin)
+        w_regular = factor.unsqueeze(-1) * sv
+        # branch 2: theta near pi
+        sym = 0.5 * (g + g.transpose(-1, -2)) - cos_t[..., None, None] * torch.eye(3, dtype=g.dtype, device=g.device)
+        one_m_cos = (1 - cos_t).clamp_min(1e-12)
+        nn_t = sym / one_m_cos[..., None, None]
+        diag = torch.diagonal(nn_t, dim1=-2, dim2=-1)
+        col = diag.argmax(-1)
+        n = torch.gather(nn_t, -1, col[..., None, None].expand(nn_t.shape[:-1] + (1,))).squeeze(-1)
+        n = n / torch.linalg.vector_norm(n, dim=-1, keepdim=True).clamp_min(1e-12)
+        sign = torch.where((n * sv).sum(-1) < 0, -torch.ones_like(theta), torch.ones_like(theta))
+        w_pi = (sign * theta).unsqueeze(-1) * n
+        near_pi = cos_t < -0.9
+        return torch.where(near_pi.unsqueeze(-1), w_pi, w_regular)
+
+    # -- Euler angles ----------------------------------------------------------------------------
+    def from_euler(self, alpha: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+        """ZYZ Euler angles ``(...,)`` each ``-> Z(alpha) Y(beta) Z(gamma)`` of shape ``(..., 3, 3)``."""
+        alpha, beta, gamma = torch.broadcast_tensors(alpha, beta, gamma)
+        return rot_z(alpha) @ rot_y(beta) @ rot_z(gamma)
+
+    def to_euler(self, g: torch.Tensor):
+        """``(..., 3, 3) ->`` ZYZ angles ``(alpha, beta, gamma)``.
+
+        At the gimbal-locked ``beta = 0`` and ``beta = pi`` the split of the z-rotation between
+        ``alpha`` and ``gamma`` is not unique; there ``gamma = 0``.
+        """
+        self.check(g)
+        beta = torch.atan2(torch.sqrt(g[..., 2, 0] ** 2 + g[..., 2, 1] ** 2), g[..., 2, 2])
+        alpha = torch.atan2(g[..., 1, 2], g[..., 0, 2])
+        gamma = torch.atan2(g[..., 2, 1], -g[..., 2, 0])
+        eps = 1e-7 if g.dtype == torch.float64 else 1e-4
+        lock0 = beta < eps
+        lockpi = beta > math.pi - eps
+        alpha0 = torch.atan2(g[..., 1, 0], g[..., 0, 0])
+        alphapi = torch.atan2(-g[..., 1, 0], -g[..., 0, 0])
+        alpha = torch.where(lock0, alpha0, torch.where(lockpi, alphapi, alpha))
+        gamma = torch.where(lock0 | lockpi, torch.zeros_like(gamma), gamma)
+        return alpha, beta, gamma
+
+    def from_axis_angle(self, axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+        """Rotation by ``angle (...,)`` about the unit vector ``axis (..., 3)``."""
+        axis = axis / torch.linalg.vector_norm(axis, dim=-1, keepdim=True)
+        return self.exp(axis * angle.unsqueeze(-1))
+
+    def from_quaternion(self, q: torch.Tensor) -> torch.Tensor:
+        """Unit quaternion ``(..., 4)`` ordered ``(w, x, y, z)`` -> rotation matrix."""
+        _check_tail("q", q, (4,), "quaternions")
+        q = q / torch.linalg.vector_norm(q, dim=-1, keepdim=True)
+        w, x, y, z = q.unbind(-1)
+        return torch.stack(
+            [
+                1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+                2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+                2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+            ],
+            dim=-1,
+        ).reshape(q.shape[:-1] + (3, 3))
+
+    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None):
+        """Haar-uniform rotations: normalised Gaussian quaternions (uniform on S^3)."""
+        gen = make_generator(seed, device)
+        q = torch.randn(_batch(batch_shape) + (4,), generator=gen, dtype=_float_dtype(dtype), device=device)
+        return self.from_quaternion(q)
+
+
+class _T3(Group):
+    """The translation group T(3) = (R^3, +) as ``(..., 3)`` vectors."""
+
+    name = "T(3)"
+    element_shape = (3,)
+    algebra_dim = 3
+    space_dim = 3
+
+    def identity(self, batch_shape=(), dtype=None, device=None):
+        return torch.zeros(_batch(batch_shape) + (3,), dtype=_float_dtype(dtype), device=device)
+
+    def compose(self, a, b):
+        return self.check(a, "a") + self.check(b, "b")
+
+    def inverse(self, g):
+        return -self.check(g)
+
+    def act(self, g, x):
+        self.check(g)
+        _check_tail("x", x, (3,), "points of R^3")
+        return g + x
+
+    def exp(self, v):
+        _check_tail("v", v, (3,), "t(3) vectors")
+        return v.clone()
+
+    def log(self, g):
+        return self.check(g).clone()
+
+    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
+        """T(3) has no normalisable Haar measure: translations ~ N(0, scale^2 I)."""
+        gen = make_generator(seed, device)
+        return scale * torch.randn(_batch(batch_shape) + (3,), generator=gen, dtype=_float_dtype(dtype), device=device)
+
+
+class _SE3(Group):
+    """SE(3) = R^3 x| SO(3) as ``(..., 4, 4)`` homogeneous matrices; algebra ``(v, w)`` in ``R^6``."""
+
+    name = "SE(3)"
+    element_shape = (4, 4)
+    algebra_dim = 6
+    space_dim = 3
+
+    def from_parts(self, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+        """``(..., 3, 3), (..., 3) -> (..., 4, 4)`` the map ``x -> R x + t``."""
+        _check_tail("rotation", rotation, (3, 3), "SO(3) matrices")
+        _check_tail("translation", translation, (3,), "translations")
+        rotation, translation = rotation, translation
+        batch = torch.broadcast_shapes(rotation.shape[:-2], translation.shape[:-1])
+        top = torch.cat([rotation.expand(batch + (3, 3)), translation.expand(batch + (3,)).unsqueeze(-1)], dim=-1)
+        bottom = torch.zeros(batch + (1, 4), dtype=rotation.dtype, device=rotation.device)
+        bottom[..., 0, 3] = 1
+        return torch.cat([top, bottom], dim=-2)
+
+    def rotation(self, g):
+        return self.check(g)[..., :3, :3]
+
+    def translation(self, g):
+        return self.check(g)[..., :3, 3]
+
+    def identity(self, batch_shape=(), dtype=None, device=None):
+        eye = torch.eye(4, dtype=_float_dtype(dtype), device=device)
+        return eye.expand(_batch(batch_shape) + (4, 4)).clone()
+
+    def compose(self, a, b):
+        return self.check(a, "a") @ self.check(b, "b")
+
+    def inverse(self, g):
+        r, t = self.rotation(g), self.translation(g)
+        rt = r.transpose(-1, -2)
+        return self.from_parts(rt, -(rt @ t.unsqueeze(-1)).squeeze(-1))
+
+    def act(self, g, x):
+        _check_tail("x", x, (3,), "points of R^3")
+        return (self.rotation(g) @ x.unsqueeze(-1)).squeeze(-1) + self.translation(g)
+
+    @staticmethod
+    def _left_jacobian_coeffs(theta2: torch.Tensor):
+        small = theta2 < 1e-6
+        t2 = torch.where(small, torch.ones_like(theta2), theta2)
+        t = torch.sqrt(t2)
+        b = torch.where(small, 0.5 - theta2 / 24 + theta2**2 / 720, (1 - torch.cos(t)) / t2)
+        c = torch.where(small, 1.0 / 6 - theta2 / 120 + theta2**2 / 5040, (t - torch.sin(t)) / (t2 * t))
+        return b, c
+
+    def exp(self, v):
+        """``(..., 6) -> (..., 4, 4)``; ``v = (translational part, rotation vector)``."""
+        _check_tail("v", v, (6,), "se(3) vectors (v, w)")
+        u, w = v[..., :3], v[..., 3:]
+        r = SO3.exp(w)
+        b, c = self._left_jacobian_coeffs((w * w).sum(-1))
+        k = _hat(w)
+        eye = torch.eye(3, dtype=v.dtype, device=v.device)
+        jac = eye + b[..., None, None] * k + c[..., None, None] * (k @ k)
+        return self.from_parts(r, (jac @ u.unsqueeze(-1)).squeeze(-1))
+
+    def log(self, g):
+        w = SO3.log(self.rotation(g))
+        b, c = self._left_jacobian_coeffs((w * w).sum(-1))
+        k = _hat(w)
+        eye = torch.eye(3, dtype=g.dtype, device=g.device)
+        jac = eye + b[..., None, None] * k + c[..., None, None] * (k @ k)
+        u = torch.linalg.solve(jac, self.translation(g).unsqueeze(-1)).squeeze(-1)
+        return torch.cat([u, w], dim=-1)
+
+    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
+        """Haar-uniform rotation times Gaussian translation ``N(0, scale^2 I)`` (SE(3) is not compact)."""
+        gen = make_generator(seed, device)
+        r = SO3.sample(batch_shape, seed=gen, dtype=dtype, device=device)
+        t = T3.sample(batch_shape, seed=gen, dtype=dtype, device=device, scale=scale)
+        return self.from_parts(r, t)
+
+
+SO2 = _SO2()
+SO3 = _SO3()
+T3 = _T3()
+SE3 = _SE3()
