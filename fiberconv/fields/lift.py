@@ -50,8 +50,8 @@ def lift(field_type: FieldType, f: torch.Tensor, sampling: FibredSampling) -> to
     """
     field_type.check_local(f, sampling.npoints, repr(sampling.grid))
     g = sampling.elements(dtype=f.dtype, device=f.device)  # (N, K, 3, 3)
-    rho_inv = field_type.rho(field_type.bundle.h(g)).transpose(-1, -2)  # (N, K, C, C)
-    return torch.einsum("nkcd,bdn->bcnk", rho_inv, f)
+    values = f.transpose(1, 2).unsqueeze(2)  # f(gH) = f(x_i): (B, N, 1, C)
+    return lift_values(field_type, g, values).permute(0, 3, 1, 2)
 
 
 def lift_inverse(field_type: FieldType, F: torch.Tensor, sampling: FibredSampling) -> torch.Tensor:

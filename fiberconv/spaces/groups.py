@@ -287,22 +287,22 @@ class _SO3(Group):
         return rot_z(alpha) @ rot_y(beta) @ rot_z(gamma)
 
     def to_euler(self, g: torch.Tensor):
-        """``(..., 3, 3) ->`` ZYZ angles ``(alpha, beta, gamma)``.
+        """``(..., 3, 3) ->`` ZYZ angles ``(alpha, beta, gamma)``, accurate up to the gimbal lock.
 
-        At the gimbal-locked ``beta = 0`` and ``beta = pi`` the split of the z-rotation between
-        ``alpha`` and ``gamma`` is not unique; there ``gamma = 0``.
+        ``alpha`` comes from the third column, ``gamma`` from ``alpha + gamma`` (read off the upper-left
+        block, ``R00 + R11 = (1 + cos b) cos(a + g)``) where ``beta <= pi/2`` and from ``alpha - gamma``
+        (``R00 - R11 = (cos b - 1) cos(a - g)``) where ``beta > pi/2``. Both blocks stay well conditioned
+        near ``beta = 0`` and ``beta = pi``, so ``from_euler(*to_euler(R))`` reproduces ``R`` to rounding
+        for every rotation; at exactly ``beta = 0`` or ``pi`` the split between ``alpha`` and ``gamma`` is
+        not unique.
         """
         self.check(g)
         beta = torch.atan2(torch.sqrt(g[..., 2, 0] ** 2 + g[..., 2, 1] ** 2), g[..., 2, 2])
         alpha = torch.atan2(g[..., 1, 2], g[..., 0, 2])
-        gamma = torch.atan2(g[..., 2, 1], -g[..., 2, 0])
-        eps = 1e-7 if g.dtype == torch.float64 else 1e-4
-        lock0 = beta < eps
-        lockpi = beta > math.pi - eps
-        alpha0 = torch.atan2(g[..., 1, 0], g[..., 0, 0])
-        alphapi = torch.atan2(-g[..., 1, 0], -g[..., 0, 0])
-        alpha = torch.where(lock0, alpha0, torch.where(lockpi, alphapi, alpha))
-        gamma = torch.where(lock0 | lockpi, torch.zeros_like(gamma), gamma)
+        a_plus_g = torch.atan2(g[..., 1, 0] - g[..., 0, 1], g[..., 0, 0] + g[..., 1, 1])
+        a_minus_g = torch.atan2(-(g[..., 1, 0] + g[..., 0, 1]), g[..., 1, 1] - g[..., 0, 0])
+        gamma = torch.where(g[..., 2, 2] >= 0, a_plus_g - alpha, alpha - a_minus_g)
+        gamma = torch.atan2(torch.sin(gamma), torch.cos(gamma))
         return alpha, beta, gamma
 
     def from_axis_angle(self, axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
@@ -378,7 +378,6 @@ class _SE3(Group):
         """``(..., 3, 3), (..., 3) -> (..., 4, 4)`` the map ``x -> R x + t``."""
         _check_tail("rotation", rotation, (3, 3), "SO(3) matrices")
         _check_tail("translation", translation, (3,), "translations")
-        rotation, translation = rotation, translation
         batch = torch.broadcast_shapes(rotation.shape[:-2], translation.shape[:-1])
         top = torch.cat([rotation.expand(batch + (3, 3)), translation.expand(batch + (3,)).unsqueeze(-1)], dim=-1)
         bottom = torch.zeros(batch + (1, 4), dtype=rotation.dtype, device=rotation.device)

@@ -124,8 +124,8 @@ def test_bad_input(setup):
     f = section_field(ft, grid, seeds=(0,))
     with pytest.raises(ValueError, match=r"one rotation matrix of shape \(3, 3\)"):
         pi(SO3.sample(2, seed=0, dtype=torch.float64), f)
-    with pytest.raises(ValueError, match=r"shape \(batch, 9, 768\)"):
+    with pytest.raises(ValueError, match=r"shape \(batch, 8, 768\)"):
         pi(torch.eye(3, dtype=torch.float64), f[:, :4])
     other = FibredSampling(HealpixGrid(4), ft.bundle, 2)
     with pytest.raises(ValueError, match="sampling lies over"):
-        pi.mackey(torch.eye(3, dtype=torch.float64), torch.zeros(1, 9, 192, 2, dtype=torch.float64), other)
+        pi.mackey(torch.eye(3, dtype=torch.float64), torch.zeros(1, 8, 192, 2, dtype=torch.float64), other)
