@@ -164,9 +164,27 @@ class PrincipalBundle:
         return self.space.to_stabilizer(k)
 
     def h(self, g: torch.Tensor) -> torch.Tensor:
-        r"""``h(g) = s(gH)^{-1} g`` in ``H``, so that ``g = s(gH) h(g)`` (eq. 2)."""
+        r"""``h(g) = s(gH)^{-1} g`` in ``H``, so that ``g = s(gH) h(g)`` (eq. 2).
+
+        Where the section is discontinuous (the poles of ``S^2``) it takes its conventional value there
+        (``alpha = 0``: ``s(e_z) = I``, ``s(-e_z) = Y(pi)``), so ``h(k) = k`` for ``k`` in ``H``.
+        """
         G = self.group
-        return self.space.to_stabilizer(G.compose(G.inverse(self.section(self.projection(g))), g))
+        return self.space.to_stabilizer(G.compose(G.inverse(self.section(self.projection(g), strict=False)), g))
+
+    def twist(self, x: torch.Tensor, y: torch.Tensor):
+        r"""The geometry of the rho-twisted cross-correlation (eq. 14) for points ``x``, ``y``.
+
+        Returns ``(z, h)`` with ``z = s(x)^{-1} y`` (``y`` seen from ``x``'s frame) and
+        ``h = h(s(x)^{-1} s(y)) = s(z)^{-1} s(x)^{-1} s(y)`` in ``H``, the twist that expresses a fibre
+        vector at ``y`` (in the frame ``s(y)``) in the frame ``s(z)`` at ``z``. At ``y = x`` the point
+        ``z`` is the origin, where the section takes its value there (``s(o)`` = identity on ``S^2``).
+        Shapes: ``x, y (..., point_dim)`` broadcast; returns ``z (..., point_dim)``, ``h (..., *H)``.
+        """
+        G = self.group
+        rel = G.compose(G.inverse(self.section(x)), self.section(y))
+        z = self.projection(rel)
+        return z, self.space.to_stabilizer(G.compose(G.inverse(self.section(z, strict=False)), rel))
 
     def decompose(self, g: torch.Tensor):
         """``g -> (x, h)`` with ``g = s(x) embed(h)``."""

@@ -234,26 +234,43 @@ class HealpixGrid:
         -----
         Uses a k-d tree on the chord distance ``|x - y| = 2 sin(d / 2)``.
         """
+        idx, mask = self.neighbours_of(self._xyz, radius)
+        if not bool((idx[:, 0] == torch.arange(self.npix)).all()):
+            raise RuntimeError("neighbourhoods: pixel centre not found first (duplicate pixel centres?)")
+        return idx, mask
+
+    def neighbours_of(self, points, radius: float) -> Tuple[torch.Tensor, torch.Tensor]:
+        r"""The pixels of this grid within angular distance ``radius`` of arbitrary unit vectors.
+
+        Parameters
+        ----------
+        points : Tensor or array ``(M, 3)``, e.g. the pixel centres of a coarser grid
+        radius : float, radians ``> 0`` (ties as in :meth:`neighbourhoods`)
+
+        Returns
+        -------
+        index : LongTensor ``(M, K)`` sorted by distance, padded with the nearest pixel where
+            ``mask`` is False; ``mask`` : BoolTensor ``(M, K)``. Every point has at least its
+            nearest pixel if that lies within ``radius``.
+        """
         if isinstance(radius, bool) or not isinstance(radius, numbers.Real):
             raise TypeError(f"neighbourhoods: radius must be a real number, got {type(radius).__name__}")
         radius = float(radius)
         if not math.isfinite(radius) or radius <= 0:
             raise ValueError(f"neighbourhoods: radius must be a positive finite angle in radians, got {radius}")
+        pts = np.asarray(points.detach().cpu().double() if isinstance(points, torch.Tensor) else points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 3:
+            raise ValueError(f"neighbours_of: points must have shape (M, 3), got {pts.shape}")
         chord = 2 * math.sin(min(radius, math.pi) / 2) + _TIE_TOL
         tree = self._kdtree()
-        pts = self._xyz.numpy()
         counts = tree.query_ball_point(pts, chord * (1 + 1e-9), return_length=True)
-        k = int(np.max(counts))
+        k = max(int(np.max(counts)), 1)
         dist, idx = tree.query(pts, k=k, distance_upper_bound=chord * (1 + 1e-6))
-        dist, idx = dist.reshape(self.npix, k), idx.reshape(self.npix, k)
+        dist, idx = dist.reshape(len(pts), k), idx.reshape(len(pts), k)
         mask = dist <= chord
-        k = int(mask.sum(1).max())
+        k = max(int(mask.sum(1).max()), 1)
         dist, idx, mask = dist[:, :k], idx[:, :k], mask[:, :k]
-        own = np.arange(self.npix)[:, None]
-        # the centre has distance 0 and comes first, unless a duplicate point ties; force it
-        if not np.all(idx[:, 0] == own[:, 0]):
-            raise RuntimeError("neighbourhoods: pixel centre not found first (duplicate pixel centres?)")
-        idx = np.where(mask, idx, own)
+        idx = np.where(mask, idx, np.where(mask[:, :1], idx[:, :1], 0))
         return torch.from_numpy(idx.astype(np.int64)), torch.from_numpy(mask)
 
     # -- NESTED hierarchy -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-from .groups import SE3, SO2, SO3, Group, _check_tail, rot_z
+from .groups import SE3, SO2, SO3, Group, _check_tail, rot_y, rot_z
 
 __all__ = ["HomogeneousSpace", "Sphere", "EuclideanR3"]
 
@@ -50,6 +50,20 @@ class HomogeneousSpace:
 
     def to_stabilizer(self, k: torch.Tensor, check: bool = True) -> torch.Tensor:
         """``G -> H`` for elements ``k`` that fix the origin; with ``check`` a ``ValueError`` if one does not."""
+        raise NotImplementedError
+
+    # -- double cosets H \ G / H (Theorem 3.4) -------------------------------------------------------
+    def double_coset(self, x: torch.Tensor):
+        """``x -> (r, h)`` with ``x = h gamma(r) o``: the double-coset parameter ``r`` of the point and an
+        ``h`` in ``H`` (in ``H``'s encoding)."""
+        raise NotImplementedError
+
+    def coset_representative(self, r: torch.Tensor) -> torch.Tensor:
+        """``gamma(r)`` in ``G``: the chosen representative of the double coset ``r``."""
+        raise NotImplementedError
+
+    def double_coset_stabilizer(self, r: float, n: int, seed=None, dtype=None, device=None) -> torch.Tensor:
+        """``n`` Haar samples of ``H^{gamma(r) H} = {h in H : h gamma(r) o = gamma(r) o}`` (in ``H``'s encoding)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -91,8 +105,11 @@ class Sphere(HomogeneousSpace):
     def to_angles(self, x: torch.Tensor):
         """``x (..., 3) -> (alpha, beta)``; ``alpha = 0`` at the poles, where it is undefined."""
         self.check_points(x)
-        beta = torch.atan2(torch.linalg.vector_norm(x[..., :2], dim=-1), x[..., 2])
-        alpha = torch.atan2(x[..., 1], x[..., 0])
+        rho = torch.linalg.vector_norm(x[..., :2], dim=-1)
+        beta = torch.atan2(rho, x[..., 2])
+        # at a pole atan2 of two rounding errors is arbitrary: use the section's convention alpha = 0
+        pole = rho <= (1e-12 if x.dtype == torch.float64 else 1e-6)
+        alpha = torch.where(pole, torch.zeros_like(rho), torch.atan2(x[..., 1], x[..., 0]))
         return alpha, beta
 
     def embed(self, h):
@@ -117,6 +134,21 @@ class Sphere(HomogeneousSpace):
 
     def to_stabilizer(self, k, check: bool = True):
         return SO2.from_angle(self.stabilizer_angle(k, check))
+
+    def double_coset(self, x):
+        """``H \\ S^2 / H = [0, pi]``: ``x = Z(alpha) Y(beta) o`` gives ``(beta, Z(alpha))``."""
+        alpha, beta = self.to_angles(x)
+        return beta, SO2.from_angle(alpha)
+
+    def coset_representative(self, r):
+        """``gamma(beta) = Y(beta)``."""
+        return rot_y(r)
+
+    def double_coset_stabilizer(self, r, n, seed=None, dtype=None, device=None):
+        """All of ``H`` at the poles ``beta = 0, pi``; only the identity elsewhere."""
+        if float(r) < 1e-12 or float(r) > math.pi - 1e-12:
+            return SO2.sample(n, seed=seed, dtype=dtype, device=device)
+        return SO2.identity(n, dtype=dtype, device=device)
 
 
 class EuclideanR3(HomogeneousSpace):
@@ -144,3 +176,23 @@ class EuclideanR3(HomogeneousSpace):
                     "it is not in the stabilizer H = SO(3)"
                 )
         return SE3.rotation(k)
+
+    def double_coset(self, x):
+        """``H \\ R^3 / H = [0, inf)``: ``x = R (|x| e_z)`` with ``R = Z(alpha) Y(beta)`` the sphere's
+        section at ``x / |x|`` (the identity at ``x = 0``)."""
+        self.check_points(x)
+        r = torch.linalg.vector_norm(x, dim=-1)
+        alpha = torch.atan2(x[..., 1], x[..., 0])
+        beta = torch.atan2(torch.linalg.vector_norm(x[..., :2], dim=-1), x[..., 2])
+        return r, rot_z(alpha) @ rot_y(beta)
+
+    def coset_representative(self, r):
+        """``gamma(r)`` = the translation by ``r e_z``."""
+        t = torch.stack([torch.zeros_like(r), torch.zeros_like(r), r], dim=-1)
+        return SE3.from_parts(torch.eye(3, dtype=r.dtype, device=r.device).expand(r.shape + (3, 3)), t)
+
+    def double_coset_stabilizer(self, r, n, seed=None, dtype=None, device=None):
+        """All of SO(3) at ``r = 0``; the rotations ``Z(t)`` about the z-axis for ``r > 0``."""
+        if float(r) < 1e-12:
+            return SO3.sample(n, seed=seed, dtype=dtype, device=device)
+        return rot_z(SO2.angle(SO2.sample(n, seed=seed, dtype=dtype, device=device)))

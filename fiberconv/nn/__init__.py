@@ -1,0 +1,30 @@
+"""Equivariant layers: kernel spaces (Sec. 3), the rho-twisted cross-correlation on HEALPix,
+nonlinearities, pooling, normalization and ready-made models."""
+from .equivariance import EquivarianceChecker, equivariance_error
+from .kernel_spaces import (
+    kc_residual,
+    kc_to_kd,
+    kc_to_kg,
+    kd_residual,
+    kd_to_kc,
+    kg_residual,
+    kg_to_kc,
+    restricted_rho,
+    solve_kc_on_orbit,
+    solve_kd,
+    span_rank,
+)
+from .nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling, NormNonlinearity, RegularNonlinearity
+from .sphere_conv import SphereConv, default_radius
+from .sphere_kernels import SphereKernelBasis
+from .sphere_models import SphereBlock, SphericalClassifier, SphericalUNet
+from .sphere_pool import SpherePool, SphereUnpool
+
+__all__ = [
+    "EquivarianceChecker", "equivariance_error",
+    "kc_to_kg", "kg_to_kc", "kc_to_kd", "kd_to_kc", "kg_residual", "kc_residual", "kd_residual",
+    "restricted_rho", "solve_kd", "solve_kc_on_orbit", "span_rank",
+    "NormNonlinearity", "GatedNonlinearity", "RegularNonlinearity", "FieldBatchNorm", "InvariantPooling",
+    "SphereConv", "default_radius", "SphereKernelBasis", "SpherePool", "SphereUnpool",
+    "SphereBlock", "SphericalClassifier", "SphericalUNet",
+]

@@ -1,0 +1,269 @@
+r"""Equivariant nonlinearities, batch normalization and invariant pooling for any field type.
+
+All modules act on tensors ``(batch, C, *points)`` with ``C = field_type.dim`` (the local-section
+encoding of :mod:`fiberconv.fields`), for fields over any bundle (``S^2`` with SO(2) irreps, ``R^3``
+with SO(3) irreps). They rely only on each field's representation being orthogonal, so that the norm
+of a field is invariant and scalars (trivial 1-d fields) are unchanged by the group:
+
+* :class:`NormNonlinearity`: scalars ``-> act(f)``; other fields ``f -> f act(|f| + b) / |f|``;
+* :class:`GatedNonlinearity`: ``(scalars, gates, fields) -> (act(scalars), sigmoid(gates) * fields)``;
+* :class:`FieldBatchNorm`: scalars standardised; other fields divided by their RMS norm;
+* :class:`InvariantPooling`: the mean over points of scalars and of field norms.
+"""
+from __future__ import annotations
+
+from typing import Callable, List, Sequence
+
+import torch
+from torch import nn
+
+from ..fields import FieldType
+from ..spaces.representations import Representation, SO2Irrep, SO3Irrep, Trivial
+
+__all__ = ["is_scalar", "NormNonlinearity", "GatedNonlinearity", "FieldBatchNorm", "InvariantPooling", "check_field_tensor"]
+
+
+def is_scalar(rep: Representation) -> bool:
+    """True for the trivial one-dimensional representation (``m = 0``, ``l = 0`` or ``Trivial(G, 1)``)."""
+    if isinstance(rep, SO2Irrep):
+        return rep.m == 0
+    if isinstance(rep, SO3Irrep):
+        return rep.l == 0
+    return isinstance(rep, Trivial) and rep.dim == 1
+
+
+def check_field_tensor(x: torch.Tensor, field_type: FieldType, who: str) -> torch.Tensor:
+    """Validate ``x (batch, C, *points)`` against ``field_type`` and that it is finite."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError(f"{who}: expected a floating torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 2 or x.shape[1] != field_type.dim:
+        raise ValueError(f"{who}: expected a tensor of shape (batch, {field_type.dim}, ...) for {field_type}, got {tuple(x.shape)}")
+    return x
+
+
+class _FieldGroups(nn.Module):
+    """Channel indices of the scalar fields and of the other fields grouped by dimension (buffers)."""
+
+    def __init__(self, field_type: FieldType):
+        super().__init__()
+        self.field_type = field_type
+        scalars: List[int] = []
+        by_dim = {}
+        for sl, rep in zip(field_type.slices, field_type.fields):
+            if is_scalar(rep):
+                scalars.append(sl.start)
+            else:
+                by_dim.setdefault(rep.dim, []).append(list(range(sl.start, sl.stop)))
+        self.register_buffer("scalar_idx", torch.tensor(scalars, dtype=torch.long), persistent=False)
+        self.dims = sorted(by_dim)
+        for d in self.dims:
+            self.register_buffer(f"idx_{d}", torch.tensor(by_dim[d], dtype=torch.long), persistent=False)
+        self.n_fields = sum(len(by_dim[d]) for d in self.dims)
+
+    def groups(self):
+        """``[(d, idx (n_d, d), offset)]``: offset counts the non-scalar fields before this group."""
+        out, offset = [], 0
+        for d in self.dims:
+            idx = getattr(self, f"idx_{d}")
+            out.append((d, idx, offset))
+            offset += idx.shape[0]
+        return out
+
+
+class NormNonlinearity(nn.Module):
+    r"""Norm nonlinearity: ``f -> f * act(|f| + b_f) / |f|`` for every non-scalar field (one learnable
+    bias per field), and ``act`` pointwise on scalar fields. Equivariant because ``|rho(h) f| = |f|``.
+
+    Parameters
+    ----------
+    field_type : FieldType
+    activation : callable, default ``torch.relu``
+    scalar_activation : callable, default ``torch.relu``
+    """
+
+    def __init__(self, field_type: FieldType, activation: Callable = torch.relu, scalar_activation: Callable = torch.relu,
+                 eps: float = 1e-12):
+        super().__init__()
+        self.in_type = self.out_type = field_type
+        self.fields = _FieldGroups(field_type)
+        self.activation, self.scalar_activation, self.eps = activation, scalar_activation, eps
+        self.bias = nn.Parameter(torch.zeros(self.fields.n_fields))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_field_tensor(x, self.in_type, "NormNonlinearity")
+        out = torch.empty_like(x)
+        if self.fields.scalar_idx.numel():
+            out[:, self.fields.scalar_idx] = self.scalar_activation(x[:, self.fields.scalar_idx])
+        spatial = (1,) * (x.dim() - 2)
+        for d, idx, off in self.fields.groups():
+            f = x[:, idx]  # (B, n, d, *P)
+            norm = torch.sqrt((f * f).sum(2, keepdim=True) + self.eps)
+            b = self.bias[off : off + idx.shape[0]].view(1, -1, 1, *spatial).to(x.dtype)
+            out[:, idx.reshape(-1)] = (f * (self.activation(norm + b) / norm)).flatten(1, 2)
+        return out
+
+
+class GatedNonlinearity(nn.Module):
+    r"""Gated nonlinearity: input ``scalars + gates + fields``, output ``scalars + fields``.
+
+    ``scalars -> act(scalars)``, ``field_i -> sigmoid(gate_i) field_i``: the gates are scalar fields,
+    so their sigmoid is invariant.
+
+    Parameters
+    ----------
+    bundle : the principal bundle of the fields
+    n_scalars : number of plain scalar fields (may be 0)
+    gated : representations of the gated fields (one gate each)
+    scalar : the scalar representation of the bundle's fibre group (``SO2Irrep(0)`` / ``SO3Irrep(0)``)
+    """
+
+    def __init__(self, bundle, n_scalars: int, gated: Sequence[Representation], scalar: Representation,
+                 activation: Callable = torch.relu, gate_activation: Callable = torch.sigmoid):
+        super().__init__()
+        if not is_scalar(scalar):
+            raise ValueError(f"GatedNonlinearity: `scalar` must be the trivial representation, got {scalar!r}")
+        gated = list(gated)
+        if not gated and n_scalars == 0:
+            raise ValueError("GatedNonlinearity: needs at least one scalar or gated field")
+        self.n_scalars, self.n_gated = n_scalars, len(gated)
+        self.in_type = FieldType(bundle, [(scalar, n_scalars + len(gated))] + gated)
+        self.out_type = FieldType(bundle, [(scalar, n_scalars)] + gated)
+        gate_of_channel = []
+        for i, rep in enumerate(gated):
+            gate_of_channel += [i] * rep.dim
+        self.register_buffer("gate_index", torch.tensor(gate_of_channel, dtype=torch.long), persistent=False)
+        self.activation, self.gate_activation = activation, gate_activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_field_tensor(x, self.in_type, "GatedNonlinearity")
+        s, g = self.n_scalars, self.n_gated
+        scalars = self.activation(x[:, :s])
+        gates = self.gate_activation(x[:, s : s + g])
+        fields = x[:, s + g :] * gates[:, self.gate_index]
+        return torch.cat([scalars, fields], dim=1)
+
+
+class FieldBatchNorm(nn.Module):
+    r"""Equivariant batch normalization, per field.
+
+    Scalar fields: ``(f - mean) / sqrt(var + eps) * w + b``. Other fields: ``f / sqrt(E|f|^2 / d + eps) * w``
+    (no mean subtraction and no bias, which would break equivariance). Statistics are averaged over the
+    batch and all points; running averages are buffers, present in train and eval alike.
+    """
+
+    def __init__(self, field_type: FieldType, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True):
+        super().__init__()
+        self.in_type = self.out_type = field_type
+        self.fields = _FieldGroups(field_type)
+        self.eps, self.momentum = eps, momentum
+        ns, nf = self.fields.scalar_idx.numel(), self.fields.n_fields
+        self.register_buffer("running_mean", torch.zeros(ns))
+        self.register_buffer("running_var", torch.ones(ns))
+        self.register_buffer("running_sq", torch.ones(nf))
+        self.affine = affine
+        if affine:
+            self.scalar_weight = nn.Parameter(torch.ones(ns))
+            self.scalar_bias = nn.Parameter(torch.zeros(ns))
+            self.field_weight = nn.Parameter(torch.ones(nf))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_field_tensor(x, self.in_type, "FieldBatchNorm")
+        reduce = [0] + list(range(2, x.dim()))
+        spatial = (1,) * (x.dim() - 2)
+        out = torch.empty_like(x)
+        sidx = self.fields.scalar_idx
+        if sidx.numel():
+            s = x[:, sidx]
+            if self.training:
+                mean, var = s.mean(reduce), s.var(reduce, unbiased=False)
+                with torch.no_grad():
+                    self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
+                    self.running_var.lerp_(var.detach().to(self.running_var.dtype), self.momentum)
+            else:
+                mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
+            y = (s - mean.view(1, -1, *spatial)) / torch.sqrt(var.view(1, -1, *spatial) + self.eps)
+            if self.affine:
+                y = y * self.scalar_weight.view(1, -1, *spatial).to(x.dtype) + self.scalar_bias.view(1, -1, *spatial).to(x.dtype)
+            out[:, sidx] = y
+        for d, idx, off in self.fields.groups():
+            f = x[:, idx]  # (B, n, d, *P)
+            n = idx.shape[0]
+            if self.training:
+                sq = (f * f).sum(2).mean([0] + list(range(2, f.dim() - 1))) / d
+                with torch.no_grad():
+                    self.running_sq[off : off + n].lerp_(sq.detach().to(self.running_sq.dtype), self.momentum)
+            else:
+                sq = self.running_sq[off : off + n].to(x.dtype)
+            scale = 1.0 / torch.sqrt(sq + self.eps)
+            if self.affine:
+                scale = scale * self.field_weight[off : off + n].to(x.dtype)
+            out[:, idx.reshape(-1)] = (f * scale.view(1, n, 1, *spatial)).flatten(1, 2)
+        return out
+
+
+class InvariantPooling(nn.Module):
+    r"""Invariant features ``(batch, n_fields)``: the mean over points of every scalar field and of the
+    norm of every other field (norms first: frame components at different points do not add up to an
+    invariant)."""
+
+    def __init__(self, field_type: FieldType, eps: float = 1e-12):
+        super().__init__()
+        self.in_type = field_type
+        self.fields = _FieldGroups(field_type)
+        self.eps = eps
+        self.n_out = self.fields.scalar_idx.numel() + self.fields.n_fields
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_field_tensor(x, self.in_type, "InvariantPooling")
+        feats = [x[:, self.fields.scalar_idx].flatten(2).mean(-1)]
+        for d, idx, off in self.fields.groups():
+            f = x[:, idx]
+            feats.append(torch.sqrt((f * f).sum(2) + self.eps).flatten(2).mean(-1))
+        return torch.cat(feats, dim=1)
+
+
+class RegularNonlinearity(nn.Module):
+    r"""Pointwise nonlinearity for band-limited regular fields (``SO2Regular(M)``) by sampling the fibre.
+
+    A regular field holds the Fourier coefficients ``c`` of a function on the circle of frequencies
+    ``<= M``; the layer evaluates it at ``n`` equispaced angles, applies ``act`` pointwise and projects
+    back onto frequencies ``<= M``: ``c -> A^+ act(A c)`` with ``A`` the sampling matrix. Rotating the
+    frame by a multiple of ``2 pi / n`` shifts the samples cyclically, which commutes with ``act``, so the
+    layer is exactly equivariant under those (``n`` even: the grid symmetries of HEALPix, whose twists
+    are ``0`` and ``pi``) and approximately under the rest (the error falls as ``n`` grows). Other fields
+    pass through :class:`NormNonlinearity`-style: scalars through ``act``, the rest unchanged.
+    """
+
+    def __init__(self, field_type: FieldType, n_samples: int = None, activation: Callable = torch.relu):
+        super().__init__()
+        from ..spaces.representations import SO2Regular
+
+        self.in_type = self.out_type = field_type
+        self.activation = activation
+        regular = [(sl, r) for sl, r in zip(field_type.slices, field_type.fields) if isinstance(r, SO2Regular)]
+        if not regular:
+            raise ValueError(f"RegularNonlinearity: {field_type} has no SO2Regular fields")
+        ms = {r.M for _, r in regular}
+        if len(ms) != 1:
+            raise ValueError(f"RegularNonlinearity: all regular fields must share the band limit M, got {sorted(ms)}")
+        M = ms.pop()
+        n = n_samples if n_samples is not None else 2 * (M + 1)
+        A = regular[0][1].sampling_matrix(n, dtype=torch.float64)  # (n, 2M+1)
+        self.register_buffer("sample", A, persistent=False)
+        self.register_buffer("project", torch.linalg.pinv(A), persistent=False)
+        self.register_buffer("regular_idx", torch.tensor([list(range(sl.start, sl.stop)) for sl, _ in regular]), persistent=False)
+        scalars = [sl.start for sl, r in zip(field_type.slices, field_type.fields) if is_scalar(r)]
+        self.register_buffer("scalar_idx", torch.tensor(scalars, dtype=torch.long), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_field_tensor(x, self.in_type, "RegularNonlinearity")
+        out = x.clone()
+        if self.scalar_idx.numel():
+            out[:, self.scalar_idx] = self.activation(x[:, self.scalar_idx])
+        c = x[:, self.regular_idx].movedim(2, -1)  # (B, n_fields, *P, 2M+1)
+        v = self.activation(c @ self.sample.to(x.dtype).T) @ self.project.to(x.dtype).T
+        out[:, self.regular_idx.reshape(-1)] = v.movedim(-1, 2).flatten(1, 2)
+        return out
+
+
+__all__.append("RegularNonlinearity")

@@ -1,0 +1,134 @@
+r"""Ready-made spherical CNNs on HEALPix, built only from equivariant layers.
+
+* :class:`SphereBlock`: ``SphereConv -> FieldBatchNorm -> GatedNonlinearity`` (scalars and gated
+  ``m``-fields out).
+* :class:`SphericalClassifier`: blocks with pooling between ``nside`` levels, then invariant pooling and
+  a linear layer: rotation-invariant logits from any input field type.
+* :class:`SphericalUNet`: an encoder/decoder over ``nside`` levels with skip connections, mapping any
+  field type to any field type (scalar -> vector, vector -> vector, ...).
+
+Every model is a plain ``nn.Module``: its ``state_dict`` is the same in train and eval mode, it holds no
+hidden state, and it pickles. Hidden widths are given as ``(n_scalars, n_vectors)`` per level; vectors
+are ``m = 1`` fields (tangent vectors), gated by their own scalar gates.
+"""
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ..fields import FieldType
+from ..spaces.healpix import HealpixGrid
+from ..spaces.representations import SO2Irrep
+from .nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling
+from .sphere_conv import SphereConv
+from .sphere_pool import SpherePool, SphereUnpool
+
+__all__ = ["SphereBlock", "SphericalClassifier", "SphericalUNet"]
+
+Width = Tuple[int, int]
+
+
+def _check_widths(widths: Sequence[Width], who: str):
+    widths = [tuple(w) for w in widths]
+    if not widths or any(len(w) != 2 or min(w) < 0 or sum(w) == 0 for w in widths):
+        raise ValueError(f"{who}: widths must be a non-empty list of (n_scalars, n_vectors) with a positive sum, got {widths}")
+    return widths
+
+
+class SphereBlock(nn.Module):
+    """``SphereConv(in_type -> scalars + gates + vectors) -> FieldBatchNorm -> gate``: output
+    ``n_scalars`` scalars and ``n_vectors`` tangent vector fields."""
+
+    def __init__(self, in_type: FieldType, grid: HealpixGrid, n_scalars: int, n_vectors: int, stride: int = 1, **conv_kwargs):
+        super().__init__()
+        self.gate = GatedNonlinearity(in_type.bundle, n_scalars, [SO2Irrep(1)] * n_vectors, SO2Irrep(0))
+        self.conv = SphereConv(in_type, self.gate.in_type, grid, stride=stride, **conv_kwargs)
+        self.norm = FieldBatchNorm(self.gate.in_type)
+        self.in_type, self.out_type = in_type, self.gate.out_type
+        self.grid, self.out_grid = grid, self.conv.out_grid
+
+    def forward(self, x):
+        return self.gate(self.norm(self.conv(x)))
+
+
+class SphericalClassifier(nn.Module):
+    """Rotation-invariant classifier: ``(B, in_type.dim, N_pix) -> (B, n_classes)``.
+
+    Parameters
+    ----------
+    in_type : FieldType of the input (e.g. ``sphere_field_type((0, 1))`` for one scalar map)
+    grid : HealpixGrid of the input
+    n_classes : int
+    widths : ``(n_scalars, n_vectors)`` per level; a ``SpherePool`` halves ``nside`` between levels
+    """
+
+    def __init__(self, in_type: FieldType, grid: HealpixGrid, n_classes: int, widths: Sequence[Width] = ((8, 4), (16, 8)),
+                 **conv_kwargs):
+        super().__init__()
+        widths = _check_widths(widths, "SphericalClassifier")
+        if grid.nside < 2 ** (len(widths) - 1):
+            raise ValueError(f"SphericalClassifier: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, got {grid.nside}")
+        self.in_type, self.grid = in_type, grid
+        layers, t, g = [], in_type, grid
+        for i, (ns, nv) in enumerate(widths):
+            if i > 0:
+                layers.append(SpherePool(t, g))
+                g = g.coarsen()
+            block = SphereBlock(t, g, ns, nv, **conv_kwargs)
+            layers.append(block)
+            t = block.out_type
+        self.features = nn.Sequential(*layers)
+        self.pool = InvariantPooling(t)
+        self.head = nn.Linear(self.pool.n_out, n_classes)
+
+    def forward(self, x):
+        return self.head(self.pool(self.features(x)))
+
+
+class SphericalUNet(nn.Module):
+    """Equivariant encoder/decoder: ``(B, in_type.dim, N_pix) -> (B, out_type.dim, N_pix)``.
+
+    Level ``i`` works at ``nside / 2^i`` with ``widths[i] = (n_scalars, n_vectors)``; the decoder unpools,
+    concatenates the encoder's fields at the same level and applies a block; a last ``SphereConv`` maps to
+    ``out_type`` (no nonlinearity, so outputs are unbounded fields).
+    """
+
+    def __init__(self, in_type: FieldType, out_type: FieldType, grid: HealpixGrid,
+                 widths: Sequence[Width] = ((8, 8), (16, 16), (32, 16)), **conv_kwargs):
+        super().__init__()
+        widths = _check_widths(widths, "SphericalUNet")
+        if grid.nside < 2 ** (len(widths) - 1):
+            raise ValueError(f"SphericalUNet: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, got {grid.nside}")
+        self.in_type, self.out_type, self.grid, self.out_grid = in_type, out_type, grid, grid
+        self.down, self.pools = nn.ModuleList(), nn.ModuleList()
+        t, g, skips = in_type, grid, []
+        for i, (ns, nv) in enumerate(widths):
+            if i > 0:
+                self.pools.append(SpherePool(t, g))
+                g = g.coarsen()
+            block = SphereBlock(t, g, ns, nv, **conv_kwargs)
+            self.down.append(block)
+            t = block.out_type
+            skips.append((t, g))
+        self.unpools, self.up = nn.ModuleList(), nn.ModuleList()
+        for i in range(len(widths) - 2, -1, -1):
+            skip_type, g = skips[i]
+            self.unpools.append(SphereUnpool(t, g))
+            ns, nv = widths[i]
+            block = SphereBlock(t + skip_type, g, ns, nv, **conv_kwargs)
+            self.up.append(block)
+            t = block.out_type
+        self.head = SphereConv(t, out_type, grid, **conv_kwargs)
+
+    def forward(self, x):
+        skips = []
+        for i, block in enumerate(self.down):
+            if i > 0:
+                x = self.pools[i - 1](x)
+            x = block(x)
+            skips.append(x)
+        for unpool, block, skip in zip(self.unpools, self.up, reversed(skips[:-1])):
+            x = block(torch.cat([unpool(x), skip], dim=1))
+        return self.head(x)

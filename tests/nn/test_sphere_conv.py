@@ -1,0 +1,167 @@
+"""SphereConv (eq. 14): against eq. (14) and eq. (7) computed directly, exact equivariance under the grid
+symmetries, bounded equivariance error under random rotations falling with resolution, gradients, errors."""
+import math
+
+import pytest
+import torch
+
+from fiberconv.fields import FibredSampling, lift, sphere_field_type
+from fiberconv.fields.field_type import FieldType
+from fiberconv.nn import EquivarianceChecker, SphereConv, kc_to_kg
+from fiberconv.spaces import SO2Regular, SO3, HealpixGrid
+
+from .sphere_helpers import bandlimited_field
+
+MIXED_IN = sphere_field_type((0, 2), (1, 2), (2, 1))
+MIXED_OUT = sphere_field_type((1, 2), (0, 1), (2, 1), (3, 1))
+
+
+def make_conv(in_type, out_type, grid, seed=0, **kw):
+    torch.manual_seed(seed)
+    conv = SphereConv(in_type, out_type, grid, **kw).double()
+    if conv.bias is not None:
+        with torch.no_grad():
+            conv.bias.normal_()
+    return conv
+
+
+def dense_eq14(conv, f):
+    """out(x) = sum_y w kappa(s(x)^-1 y) rho1(h1(s(x)^-1 s(y))) f(y) over all pairs within the radius,
+    with kappa the K_C basis callable and the twist from the bundle."""
+    bundle = conv.in_type.bundle
+    x, y = conv.out_grid.xyz(dtype=torch.float64), conv.grid.xyz(dtype=torch.float64)
+    i, j = torch.nonzero(torch.arccos((x @ y.T).clamp(-1, 1)) <= conv.radius + 1e-9, as_tuple=True)
+    z, h = bundle.twist(x[i], y[j])
+    k = conv.basis.kappa_c(conv.weight.detach(), z) @ conv.in_type.rho(h)  # (pairs, C2, C1)
+    contrib = (4 * math.pi / conv.grid.npix) * torch.einsum("pij,bjp->bip", k, f[:, :, j])
+    out = torch.zeros(f.shape[0], conv.out_type.dim, x.shape[0], dtype=torch.float64).index_add(2, i, contrib)
+    if conv.bias is not None:
+        out[:, conv.bias_index] += conv.bias.detach()[None, :, None]
+    return out
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("nest", [False, True])
+def test_matches_eq14_computed_directly(nest, stride):
+    grid = HealpixGrid(4, nest=nest)
+    conv = make_conv(MIXED_IN, MIXED_OUT, grid, radius=0.7, n_rings=3, stride=stride)
+    f = torch.randn(2, MIXED_IN.dim, grid.npix, dtype=torch.float64)
+    ref = dense_eq14(conv, f)
+    assert (conv(f) - ref).abs().max() / ref.abs().max() < 1e-12
+
+
+def test_matches_the_group_correlation_eq7():
+    """Lambda2^-1 [kappa_G * Lambda1 f](x) = sum_y sum_k (w_y / K) kappa_G(s(x)^-1 g_yk) [Lambda1 f](g_yk):
+    Theorem 3.1's cross-correlation on G over the fibred sampling, with kappa_G = eq. (10) of the K_C kernel."""
+    grid = HealpixGrid(2)
+    conv = make_conv(MIXED_IN, MIXED_OUT, grid, radius=0.9, n_rings=2, bias=False)
+    f = torch.randn(1, MIXED_IN.dim, grid.npix, dtype=torch.float64)
+    sampling = FibredSampling(grid, MIXED_IN.bundle, 5)
+    F = lift(MIXED_IN, f, sampling)[0]  # (C1, N, K)
+    g = sampling.elements(dtype=torch.float64)  # (N, K, 3, 3)
+    kg = kc_to_kg(lambda z: conv.basis.kappa_c(conv.weight.detach(), z), MIXED_IN, MIXED_OUT)
+    x = grid.xyz(dtype=torch.float64)
+    s_inv = MIXED_IN.bundle.section(x).transpose(-1, -2)  # (N, 3, 3)
+    rel = s_inv[:, None, None] @ g[None]  # (N_out, N, K, 3, 3)
+    inside = (torch.arccos((x @ x.T).clamp(-1, 1)) <= conv.radius + 1e-9)[:, :, None, None, None].double()
+    kappa = kg(rel) * inside  # (N_out, N, K, C2, C1)
+    ref = (4 * math.pi / grid.npix / 5) * torch.einsum("onkij,jnk->io", kappa, F)
+    assert (conv(f)[0] - ref).abs().max() / ref.abs().max() < 1e-12
+
+
+@pytest.mark.parametrize("nest", [False, True])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_exact_under_grid_symmetries(nest, stride):
+    grid = HealpixGrid(8, nest=nest)
+    reg = FieldType(MIXED_IN.bundle, [SO2Regular(2)])
+    for ti, to in [(MIXED_IN, MIXED_OUT), (reg, MIXED_IN), (sphere_field_type((0, 3)), sphere_field_type((1, 2)))]:
+        conv = make_conv(ti, to, grid, stride=stride)
+        check = EquivarianceChecker(ti, grid, to, conv.out_grid)
+        f = torch.randn(2, ti.dim, grid.npix, dtype=torch.float64)  # any field, not band-limited
+        for g in grid.symmetries(dtype=torch.float64):
+            assert check(conv, f, g) < 1e-12
+
+
+def test_x_rotation_by_pi_flips_the_sign_of_odd_frequencies():
+    """For R = X(pi) the cocycle is a rotation by pi: rho_m(pi) = (-1)^m on the permuted components."""
+    grid = HealpixGrid(4)
+    conv = make_conv(sphere_field_type((0, 1)), sphere_field_type((1, 1), (2, 1)), grid)
+    f = torch.randn(1, 1, grid.npix, dtype=torch.float64)
+    R = torch.diag(torch.tensor([1.0, -1.0, -1.0], dtype=torch.float64))
+    perm = grid.symmetry_permutation(R.T)  # R^-1 x_i = x_perm[i]
+    out, out_rot = conv(f), conv(f[..., perm])
+    assert (out_rot[:, :2] + out[:, :2, perm]).abs().max() < 1e-12  # m = 1: -1
+    assert (out_rot[:, 2:] - out[:, 2:, perm]).abs().max() < 1e-12  # m = 2: +1
+
+
+CASES = {"scalar->vector": ((0, 3), (1, 3)), "vector->vector": ((1, 3), (1, 3)), "vector->scalar": ((1, 3), (0, 3))}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_random_rotation_error_falls_with_resolution(case):
+    """A fixed angular kernel (the continuous operator) on band-limited inputs: the error shrinks with nside."""
+    ti, to = (sphere_field_type(CASES[case][0]), sphere_field_type(CASES[case][1]))
+    g = SO3.sample((), seed=11, dtype=torch.float64)
+    errs = []
+    for nside in (4, 8, 16):
+        grid = HealpixGrid(nside, nest=True)
+        conv = make_conv(ti, to, grid, radius=0.6, n_rings=2, bias=False)
+        errs.append(EquivarianceChecker(ti, grid, to)(conv, bandlimited_field(ti, grid, 4), g))
+    assert errs[2] < errs[1] < errs[0]
+    assert errs[2] < 0.02
+
+
+def test_default_kernel_error_is_bounded():
+    grid = HealpixGrid(16, nest=True)
+    g = SO3.sample((), seed=3, dtype=torch.float64)
+    for ti, to in [(sphere_field_type((0, 3)), sphere_field_type((1, 3))), (sphere_field_type((1, 3)), sphere_field_type((1, 3)))]:
+        conv = make_conv(ti, to, grid)
+        assert EquivarianceChecker(ti, grid, to)(conv, bandlimited_field(ti, grid, 6), g) < 0.1
+
+
+def test_dtypes_batches_and_devices(device):
+    grid = HealpixGrid(4, nest=True)
+    conv = make_conv(MIXED_IN, MIXED_OUT, grid).to(device)
+    f = torch.randn(3, MIXED_IN.dim, grid.npix, dtype=torch.float64, device=device)
+    out64 = conv(f)
+    out32 = conv.float()(f.float())
+    assert out32.dtype == torch.float32 and out32.device.type == device.type
+    assert (out32.double() - out64).abs().max() / out64.abs().max() < 1e-5
+    assert torch.allclose(conv(f[:1].float()), out32[:1], atol=1e-6)  # batch independence
+
+
+def test_neighbourhoods_stay_local():
+    """Memory is O(N_pix x neighbours): the neighbourhood size does not grow with nside at a fixed pixel radius."""
+    ks = [SphereConv(MIXED_IN, MIXED_OUT, HealpixGrid(n)).neighbours.shape[1] for n in (8, 16, 32)]
+    assert max(ks) <= 40 and max(ks) - min(ks) <= 8
+
+
+def test_bias_only_on_scalar_outputs():
+    grid = HealpixGrid(2)
+    assert SphereConv(MIXED_IN, sphere_field_type((1, 2)), grid).bias is None
+    conv = SphereConv(MIXED_IN, MIXED_OUT, grid)
+    assert conv.bias.shape == (1,) and conv.bias_index.tolist() == [4]
+
+
+def test_gradcheck():
+    grid = HealpixGrid(1)
+    conv = make_conv(sphere_field_type((0, 1), (1, 1)), sphere_field_type((1, 1), (0, 1)), grid, radius=1.2)
+    f = torch.randn(1, 3, grid.npix, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda f, w: torch.func.functional_call(conv, {"weight": w}, (f,)), (f, conv.weight))
+
+
+def test_bad_input():
+    grid = HealpixGrid(4)
+    conv = SphereConv(MIXED_IN, MIXED_OUT, grid)
+    with pytest.raises(ValueError, match=r"shape \(batch, 8, 192\) for FieldType\(S\^2: 2xSO2Irrep\(0\)"):
+        conv(torch.zeros(1, 6, 192))
+    with pytest.raises(ValueError, match=r"HealpixGrid\(nside=4"):
+        conv(torch.zeros(1, 8, 768))  # the wrong nside
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        conv(torch.full((1, 8, 192), float("nan")))
+    with pytest.raises(TypeError, match="floating"):
+        conv(torch.zeros(1, 8, 192, dtype=torch.long))
+    with pytest.raises(ValueError, match="power of two"):
+        SphereConv(MIXED_IN, MIXED_OUT, grid, stride=3)
+    with pytest.raises(TypeError, match="HealpixGrid"):
+        SphereConv(MIXED_IN, MIXED_OUT, "grid")
