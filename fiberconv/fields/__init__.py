@@ -3,6 +3,7 @@
 from .field_type import FieldType, sphere_field_type
 from .induced import InducedRepresentation
 from .lift import lift, lift_function, lift_inverse, lift_values, mackey_defect
+from .regrid import LatLonToHealpix, latlon_frames, latlon_wind_to_ambient, regrid_scalar, regrid_wind
 from .sampling import FibredSampling
 from .tangent import (
     ambient_to_tangent,
@@ -18,6 +19,11 @@ __all__ = [
     "sphere_field_type",
     "InducedRepresentation",
     "FibredSampling",
+    "LatLonToHealpix",
+    "regrid_wind",
+    "regrid_scalar",
+    "latlon_frames",
+    "latlon_wind_to_ambient",
     "lift",
     "lift_function",
     "lift_inverse",

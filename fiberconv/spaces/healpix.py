@@ -263,11 +263,15 @@ class HealpixGrid:
             raise ValueError(f"neighbours_of: points must have shape (M, 3), got {pts.shape}")
         chord = 2 * math.sin(min(radius, math.pi) / 2) + _TIE_TOL
         tree = self._kdtree()
-        counts = tree.query_ball_point(pts, chord * (1 + 1e-9), return_length=True)
-        k = max(int(np.max(counts)), 1)
-        dist, idx = tree.query(pts, k=k, distance_upper_bound=chord * (1 + 1e-6))
-        dist, idx = dist.reshape(len(pts), k), idx.reshape(len(pts), k)
-        mask = dist <= chord
+        # a generous guess of the largest count from the cap's area, doubled until it holds them all
+        k = min(self.npix, int(1.5 * self.npix * (1 - math.cos(min(radius, math.pi))) / 2) + 16)
+        while True:
+            dist, idx = tree.query(pts, k=k, distance_upper_bound=chord * (1 + 1e-6), workers=-1)
+            dist, idx = dist.reshape(len(pts), k), idx.reshape(len(pts), k)
+            mask = dist <= chord
+            if k >= self.npix or not mask[:, -1].any():
+                break
+            k = min(self.npix, 2 * k)
         k = max(int(mask.sum(1).max()), 1)
         dist, idx, mask = dist[:, :k], idx[:, :k], mask[:, :k]
         idx = np.where(mask, idx, np.where(mask[:, :1], idx[:, :1], 0))

@@ -165,3 +165,20 @@ def test_bad_input():
         SphereConv(MIXED_IN, MIXED_OUT, grid, stride=3)
     with pytest.raises(TypeError, match="HealpixGrid"):
         SphereConv(MIXED_IN, MIXED_OUT, "grid")
+
+
+def test_closed_form_twist_angles_match_the_bundle():
+    from fiberconv.nn.sphere_conv import twist_angles
+
+    grid = HealpixGrid(4)
+    bundle = MIXED_IN.bundle
+    x = y = grid.xyz(dtype=torch.float64)
+    idx, _ = grid.neighbourhoods(0.8)
+    alpha, beta, tau = twist_angles(bundle, x, y, idx)
+    z, h = bundle.twist(x.unsqueeze(1), y[idx])
+    a2, b2 = bundle.space.to_angles(z)
+    def same_angle(a, b):  # equal modulo 2 pi
+        return (torch.polar(torch.ones_like(a), a) - torch.polar(torch.ones_like(b), b)).abs().max() < 1e-12
+
+    assert same_angle(alpha, a2) and (beta - b2).abs().max() < 1e-12
+    assert same_angle(torch.atan2(h[..., 1, 0], h[..., 0, 0]), tau)

@@ -1,0 +1,428 @@
+r"""Regridding of latitude-longitude data (scalars and ``(u, v)`` winds) to a :class:`HealpixGrid`.
+
+Climate data comes on latitude-longitude grids: arrays ``(..., nlat, nlon)`` with latitudes in
+degrees (ascending or descending, with or without the pole rows, regular or Gaussian) and
+longitudes in degrees (any start, possibly negative or past 360: they are taken mod 360). This
+module interpolates such data to the pixel centres of a HEALPix grid.
+
+Scalars
+-------
+Bilinear interpolation in ``(latitude, longitude)``, periodic in longitude. A pole row (latitude
+``+-90``) describes a single point, so its values are replaced by their mean over the row; where
+the data has no pole row, a virtual one is added whose value is the mean of the outermost row.
+Pixels between the outermost row and the pole interpolate linearly towards that value.
+
+Tangent vectors
+---------------
+Interpolating the components ``(u, v)`` themselves would be wrong near the poles: the local
+frame (east, north) turns by ``360`` degrees around a pole, so a uniform flow across the pole has
+components that vary with longitude, and on a pole row the components of one vector differ from
+column to column. Instead the wind is treated as a vector in ``R^3``:
+
+1. at every lat-lon point (poles included, where the frame of column ``lambda`` is well defined) the
+   ambient vector is
+
+   .. math:: \mathbf{w} = u\, e_\text{east} + v\, e_\text{north} = v_\theta e_\theta + v_\phi e_\phi,
+             \qquad (v_\theta, v_\phi) = (-v, u),
+
+   with ``e_theta = (cos t cos p, cos t sin p, -sin t)`` and ``e_phi = (-sin p, cos p, 0)`` at
+   colatitude ``t = 90 - lat`` and longitude ``p = lon``;
+2. a pole row holds one vector: the (longitude-arc weighted) mean of its ambient vectors, which is
+   the least-squares single vector and reproduces a consistent row exactly (its spread is reported by
+   :meth:`LatLonToHealpix.pole_spread`); a missing pole gets the mean of the outermost row's ambient
+   vectors, projected onto the pole's tangent plane (a flow converging on the pole gives zero);
+3. each Cartesian component is interpolated bilinearly, as a scalar, to the pixel centres;
+4. the result is projected onto the section frame ``(e_theta, e_phi)`` of each pixel
+   (:func:`fiberconv.fields.tangent.ambient_to_tangent`), which drops the small radial part that
+   interpolating between different tangent planes creates.
+
+Accuracy
+--------
+For a field whose Cartesian components have bounded second derivatives the error is that of
+bilinear interpolation, ``|f - I f| <= (h_lat^2 max|f_lat lat| + h_lon^2 max|f_lon lon|) / 8``
+(spacings in radians). For a solid-body rotation ``w = omega x x`` every Cartesian component is
+a linear function of ``x``, whose second derivatives in latitude and longitude are bounded by
+``|omega|``, so the error is at most ``sqrt(3) |omega| (h_lat^2 + h_lon^2) / 8``: ``8.2e-4 |omega|``
+at 2.5 degrees, falling by 4 when the spacing halves (tested).
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..spaces.healpix import HealpixGrid
+from .tangent import ambient_to_tangent, tangent_to_ambient
+
+__all__ = ["LatLonToHealpix", "regrid_scalar", "regrid_wind", "latlon_frames", "latlon_wind_to_ambient"]
+
+#: tolerance in degrees for "this latitude is a pole" and "these longitudes coincide mod 360"
+_DEG_TOL = 1e-6
+_POLE_MODES = ("average", "drop")
+
+
+def _coordinate(name: str, values) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    a = np.asarray(values)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"LatLonToHealpix: {name} must be a real numeric array in degrees, got dtype {a.dtype}")
+    a = a.astype(np.float64)
+    if a.ndim != 1:
+        raise ValueError(f"LatLonToHealpix: {name} must be 1-D (degrees), got shape {a.shape}")
+    if a.size < 2:
+        raise ValueError(f"LatLonToHealpix: {name} needs at least 2 values, got {a.size}")
+    if not np.all(np.isfinite(a)):
+        bad = np.flatnonzero(~np.isfinite(a))
+        raise ValueError(f"LatLonToHealpix: {name} has {bad.size} non-finite values (first at index {bad[0]})")
+    d = np.diff(a)
+    if not (np.all(d > 0) or np.all(d < 0)):
+        i = int(np.flatnonzero(d <= 0)[0] if d[0] > 0 else np.flatnonzero(d >= 0)[0])
+        raise ValueError(
+            f"LatLonToHealpix: {name} must be strictly monotonic (ascending or descending); "
+            f"values {a[i]} and {a[i + 1]} at indices {i}, {i + 1} break the order"
+        )
+    return a
+
+
+def latlon_frames(lat, lon) -> np.ndarray:
+    r"""Frames ``(e_theta, e_phi)`` (south, east) of a lat-lon grid, ``(nlat, nlon, 2, 3)`` float64.
+
+    .. math:: e_\theta = (\cos t \cos p, \cos t \sin p, -\sin t), \quad e_\phi = (-\sin p, \cos p, 0)
+
+    with colatitude ``t = 90 - lat`` and longitude ``p = lon`` (degrees converted to radians). At a
+    pole row the frame depends on the column's longitude: it is the limit of the frames along that
+    meridian, so ``(u, v)`` given there in that frame has a well-defined ambient vector.
+    """
+    t = np.deg2rad(90.0 - np.asarray(lat, dtype=np.float64))[:, None]
+    p = np.deg2rad(np.asarray(lon, dtype=np.float64))[None, :]
+    t, p = np.broadcast_arrays(t, p)
+    ct, st, cp, sp = np.cos(t), np.sin(t), np.cos(p), np.sin(p)
+    e_theta = np.stack([ct * cp, ct * sp, -st], axis=-1)
+    e_phi = np.stack([-sp, cp, np.zeros_like(p)], axis=-1)
+    return np.stack([e_theta, e_phi], axis=-2)
+
+
+def latlon_wind_to_ambient(u, v, lat, lon) -> np.ndarray:
+    r"""Ambient 3-D vectors ``w = u e_east + v e_north`` of lat-lon wind, ``(..., nlat, nlon, 3)``.
+
+    Parameters
+    ----------
+    u, v : array_like ``(..., nlat, nlon)``
+        Eastward and northward components.
+    lat, lon : array_like ``(nlat,)``, ``(nlon,)``
+        Degrees.
+
+    Returns
+    -------
+    numpy float64 ``(..., nlat, nlon, 3)``; ``w = v_theta e_theta + v_phi e_phi`` with
+    ``(v_theta, v_phi) = (-v, u)`` (:func:`latlon_frames`).
+    """
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    frames = torch.from_numpy(latlon_frames(lat, lon))
+    comp = torch.from_numpy(np.stack([-v, u], axis=-1))
+    return tangent_to_ambient(comp, frames).numpy()
+
+
+class LatLonToHealpix:
+    r"""Bilinear lat-lon -> HEALPix interpolation plan, reusable for many fields on the same grids.
+
+    Parameters
+    ----------
+    lat : array_like ``(nlat,)``
+        Latitudes in degrees, strictly monotonic (ascending or descending), within ``[-90, 90]``.
+        Pole rows (``+-90``) may be present or not; without them the outermost row must lie within
+        1.5 latitude spacings of the pole (the data must be global).
+    lon : array_like ``(nlon,)``
+        Longitudes in degrees, strictly monotonic, taken mod 360 (e.g. ``20 .. 377.5`` or
+        ``-180 .. 177.5``). A column repeated mod 360 (a cyclic point) must hold the same values as
+        the first one and is skipped. The columns must cover the circle: no gap larger than 1.5 times
+        the median spacing.
+    grid : HealpixGrid
+        Target grid (RING or NESTED); outputs use its pixel ordering.
+    pole_rows : {"average", "drop"}
+        ``"average"`` (default): a pole row in the data becomes one value, the mean over the row
+        (for vectors, of the ambient vectors). ``"drop"``: ignore the pole rows of the data and treat
+        the poles as missing (useful when a data set fills its pole rows with values that are not a
+        consistent vector, see :meth:`pole_spread`).
+
+    Notes
+    -----
+    The plan holds, for each pixel, four flat indices into the (sorted, extended) lat-lon array and
+    four bilinear weights that sum to 1; :meth:`scalar` and :meth:`wind` are a gather and a weighted
+    sum, batched over leading dimensions. Inputs may be numpy arrays (output: numpy float64) or
+    tensors (output: a tensor of the input's float dtype on its device; integer input -> float64).
+    """
+
+    def __init__(self, lat, lon, grid: HealpixGrid, pole_rows: str = "average"):
+        if not isinstance(grid, HealpixGrid):
+            raise TypeError(f"LatLonToHealpix: grid must be a HealpixGrid, got {type(grid).__name__}")
+        if pole_rows not in _POLE_MODES:
+            raise ValueError(f"LatLonToHealpix: pole_rows must be one of {_POLE_MODES}, got {pole_rows!r}")
+        self.grid, self.pole_rows = grid, pole_rows
+        lat = _coordinate("lat", lat)
+        lon = _coordinate("lon", lon)
+        if lat.min() < -90 - _DEG_TOL or lat.max() > 90 + _DEG_TOL:
+            raise ValueError(
+                f"LatLonToHealpix: latitudes must lie in [-90, 90] degrees, got the range "
+                f"[{lat.min()}, {lat.max()}] (are these radians, or is lat/lon swapped?)"
+            )
+        self.lat, self.lon = lat, lon
+        self.nlat, self.nlon = lat.size, lon.size
+
+        # -- latitude: ascending order, pole rows, virtual poles ---------------------------------
+        lat_order = np.argsort(lat)
+        lat_sorted = np.clip(lat[lat_order], -90.0, 90.0)
+        north = lat_sorted[-1] >= 90 - _DEG_TOL
+        south = lat_sorted[0] <= -90 + _DEG_TOL
+        self.has_north_pole_row, self.has_south_pole_row = bool(north), bool(south)
+        if pole_rows == "drop":
+            keep = np.ones(lat_sorted.size, dtype=bool)
+            keep[0] &= not south
+            keep[-1] &= not north
+            lat_order, lat_sorted = lat_order[keep], lat_sorted[keep]
+            north = south = False
+            if lat_sorted.size < 2:
+                raise ValueError("LatLonToHealpix: fewer than 2 latitude rows are left after dropping the pole rows")
+        spacing = float(np.max(np.diff(lat_sorted)))
+        for missing, gap, where in ((not north, 90 - lat_sorted[-1], "north"),
+                                    (not south, lat_sorted[0] + 90, "south")):
+            if missing and gap > 1.5 * spacing + _DEG_TOL:
+                raise ValueError(
+                    f"LatLonToHealpix: the latitudes end {gap:g} degrees from the {where} pole, more than 1.5 "
+                    f"times the largest latitude spacing ({spacing:g} degrees): regridding to HEALPix needs "
+                    "global data"
+                )
+        self._lat_order = lat_order
+        self._virtual_south, self._virtual_north = not south, not north
+        # the rows the interpolation sees: the data's rows plus a virtual row at each missing pole
+        lat_ext = np.concatenate([[-90.0] if not south else [], lat_sorted, [90.0] if not north else []])
+
+        # -- longitude: mod 360, sorted, cyclic duplicates -----------------------------------------
+        lam = np.mod(lon, 360.0)
+        lam = np.where(lam >= 360.0 - _DEG_TOL, 0.0, lam)  # 359.9999999 -> 0 to match a 0 column
+        order = np.argsort(lam, kind="stable")
+        lam_sorted = lam[order]
+        new = np.concatenate([[True], np.diff(lam_sorted) > _DEG_TOL])
+        uniq_pos = np.flatnonzero(new)
+        self._lon_cols = order[uniq_pos]  # data column of each unique longitude, ascending
+        group = np.cumsum(new) - 1
+        dup = ~new
+        # (duplicate column, the column it repeats) pairs, checked against the data
+        self._dup_pairs = np.stack([order[dup], self._lon_cols[group[dup]]], axis=1) if dup.any() else None
+        lam_u = lam_sorted[uniq_pos]
+        n_u = lam_u.size
+        if n_u < 3:
+            raise ValueError(f"LatLonToHealpix: need at least 3 distinct longitudes mod 360, got {n_u}")
+        gaps = np.diff(np.concatenate([lam_u, [lam_u[0] + 360.0]]))
+        med = float(np.median(gaps))
+        k = int(np.argmax(gaps))
+        if gaps[k] > 1.5 * med + _DEG_TOL:
+            raise ValueError(
+                f"LatLonToHealpix: the longitudes do not cover the circle: a gap of {gaps[k]:g} degrees between "
+                f"{lam_u[k]:g} and {(lam_u[(k + 1) % n_u]):g} (mod 360), typical spacing {med:g} degrees; "
+                "regridding to HEALPix needs global data"
+            )
+        self._lon_u = lam_u
+        # longitude-arc weights of each column: half the gap on either side (sum to 1)
+        self._arc = (gaps + np.roll(gaps, 1)) / (2 * 360.0)
+
+        # -- interpolation plan ----------------------------------------------------------------------
+        theta, phi = (t.numpy() for t in grid.angles())
+        plat = 90.0 - np.rad2deg(theta)
+        plon = np.mod(np.rad2deg(phi), 360.0)
+        j = np.clip(np.searchsorted(lat_ext, plat, side="right") - 1, 0, lat_ext.size - 2)
+        tl = (plat - lat_ext[j]) / (lat_ext[j + 1] - lat_ext[j])
+        plon = np.where(plon < lam_u[0], plon + 360.0, plon)
+        lam_ext = np.concatenate([lam_u, [lam_u[0] + 360.0]])
+        i = np.clip(np.searchsorted(lam_ext, plon, side="right") - 1, 0, n_u - 1)
+        tp = (plon - lam_ext[i]) / (lam_ext[i + 1] - lam_ext[i])
+        i1 = (i + 1) % n_u
+        idx = np.stack([j * n_u + i, j * n_u + i1, (j + 1) * n_u + i, (j + 1) * n_u + i1], axis=-1)
+        w = np.stack([(1 - tl) * (1 - tp), (1 - tl) * tp, tl * (1 - tp), tl * tp], axis=-1)
+        self._idx = torch.from_numpy(idx.astype(np.int64))
+        self._w = torch.from_numpy(w)
+        self._frames = grid.frames()  # (N_pix, 2, 3) float64
+        # frames of the sorted, pole-handled data grid (rows of lat_sorted, columns of lam_u)
+        self._data_frames = torch.from_numpy(latlon_frames(lat_sorted, lam_u))
+
+    def __repr__(self) -> str:
+        return (f"LatLonToHealpix(nlat={self.nlat}, nlon={self.nlon}, poles in data: "
+                f"N={self.has_north_pole_row}, S={self.has_south_pole_row}, pole_rows={self.pole_rows!r}, "
+                f"grid={self.grid!r})")
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _as_tensor(self, name: str, x) -> Tuple[torch.Tensor, bool]:
+        is_np = not isinstance(x, torch.Tensor)
+        if is_np:
+            a = np.asarray(x)
+            if a.dtype.kind not in "iuf":
+                raise TypeError(f"LatLonToHealpix: {name} must be a real numeric array, got dtype {a.dtype}")
+            t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
+        else:
+            if x.is_complex() or x.dtype == torch.bool:
+                raise TypeError(f"LatLonToHealpix: {name} must be a real tensor, got {x.dtype}")
+            t = x if x.dtype in (torch.float32, torch.float64) else x.to(torch.float64)
+        if t.dim() < 2 or tuple(t.shape[-2:]) != (self.nlat, self.nlon):
+            raise ValueError(
+                f"LatLonToHealpix: {name} must have shape (..., nlat, nlon) = (..., {self.nlat}, {self.nlon}) "
+                f"matching lat and lon, got {tuple(t.shape)}"
+            )
+        finite = torch.isfinite(t)
+        if not bool(finite.all()):
+            bad = torch.nonzero(~finite)[0].tolist()
+            raise ValueError(
+                f"LatLonToHealpix: {name} has {int((~finite).sum())} non-finite values (NaN/inf, e.g. missing "
+                f"values), first at index {tuple(bad)}; fill or mask them before regridding"
+            )
+        if self._dup_pairs is not None:
+            a, b = (torch.from_numpy(c).to(t.device) for c in self._dup_pairs.T)
+            d = (t[..., a] - t[..., b]).abs().max()
+            scale = t.abs().max().clamp_min(1e-30)
+            if float(d) > 1e-5 * float(scale):
+                raise ValueError(
+                    f"LatLonToHealpix: {name} differs between longitude columns that coincide mod 360 "
+                    f"(columns {self._dup_pairs[:, 0].tolist()} repeat {self._dup_pairs[:, 1].tolist()}; max "
+                    f"difference {float(d):.3g})"
+                )
+        return t, is_np
+
+    def _sorted(self, t: torch.Tensor) -> torch.Tensor:
+        """``(..., nlat, nlon)`` -> ascending latitude (pole rows dropped if asked), unique longitudes."""
+        rows = torch.from_numpy(self._lat_order).to(t.device)
+        cols = torch.from_numpy(self._lon_cols).to(t.device)
+        return t.index_select(-2, rows).index_select(-1, cols)
+
+    def _extend(self, x: torch.Tensor, vector: bool) -> torch.Tensor:
+        """Pole rows -> their arc-weighted mean; virtual pole rows appended. ``x``: ``(..., C, nlat', n_u)``."""
+        arc = torch.from_numpy(self._arc).to(dtype=x.dtype, device=x.device)
+
+        def mean_row(row):  # (..., C, n_u) -> (..., C, n_u), one value per channel
+            m = (row * arc).sum(-1, keepdim=True)
+            if vector:  # a pole's tangent plane is horizontal: drop z (exactly 0 on a real pole row)
+                m = torch.cat([m[..., :2, :], torch.zeros_like(m[..., 2:, :])], dim=-2)
+            return m.expand_as(row)
+
+        rows = list(x.unbind(-2))
+        if not self._virtual_south:
+            rows[0] = mean_row(rows[0])
+        if not self._virtual_north:
+            rows[-1] = mean_row(rows[-1])
+        if self._virtual_south:
+            rows.insert(0, mean_row(rows[0]))
+        if self._virtual_north:
+            rows.append(mean_row(rows[-1]))
+        return torch.stack(rows, dim=-2)
+
+    def _interp(self, ext: torch.Tensor) -> torch.Tensor:
+        """``(..., nlat_ext, n_u)`` -> ``(..., N_pix)``."""
+        flat = ext.flatten(-2)
+        idx = self._idx.to(ext.device)
+        w = self._w.to(dtype=ext.dtype, device=ext.device)
+        return (flat[..., idx] * w).sum(-1)
+
+    # -- public ---------------------------------------------------------------------------------------
+    def scalar(self, f):
+        r"""Regrid a scalar field ``(..., nlat, nlon) -> (..., N_pix)`` (bilinear, pole rows averaged)."""
+        t, is_np = self._as_tensor("f", f)
+        ext = self._extend(self._sorted(t).unsqueeze(-3), vector=False).squeeze(-3)
+        out = self._interp(ext)
+        return out.numpy() if is_np else out
+
+    def ambient(self, u, v):
+        r"""Ambient vectors of ``(u, v)`` on the sorted, pole-handled lat-lon grid (before interpolation).
+
+        Returns ``(..., 3, nlat_ext, n_lon)`` (numpy for numpy input): ascending latitudes including
+        the (virtual) pole rows, each pole row one vector; unique longitudes ascending from the
+        smallest one mod 360. These are the values the bilinear interpolation works on.
+        """
+        amb, is_np = self._ambient(u, v)
+        return amb.numpy() if is_np else amb
+
+    def _ambient(self, u, v):
+        ut, u_np = self._as_tensor("u", u)
+        vt, v_np = self._as_tensor("v", v)
+        if ut.shape != vt.shape:
+            raise ValueError(
+                f"LatLonToHealpix: u and v must have the same shape, got {tuple(ut.shape)} and {tuple(vt.shape)}"
+            )
+        dtype = torch.promote_types(ut.dtype, vt.dtype)
+        ut, vt = ut.to(dtype), vt.to(dtype)
+        if vt.device != ut.device:
+            raise ValueError(f"LatLonToHealpix: u and v are on different devices ({ut.device}, {vt.device})")
+        comp = torch.stack([-self._sorted(vt), self._sorted(ut)], dim=-1)  # (..., nlat', n_u, 2)
+        amb = tangent_to_ambient(comp, self._data_frames.to(dtype=dtype, device=ut.device))  # (..., nlat', n_u, 3)
+        return self._extend(amb.movedim(-1, -3), vector=True), (u_np and v_np)
+
+    def wind(self, u, v):
+        r"""Regrid wind ``(u, v)`` (eastward, northward) to tangent components on the grid.
+
+        Parameters
+        ----------
+        u, v : array_like or Tensor ``(..., nlat, nlon)``
+
+        Returns
+        -------
+        ``(..., 2, N_pix)``: ``(v_theta, v_phi)`` in the section frame (south, east) at each pixel,
+        i.e. ``(-v, u)`` of the interpolated ambient vector (see the module docstring).
+        """
+        amb, is_np = self._ambient(u, v)  # (..., 3, nlat_ext, n_u)
+        vec = self._interp(amb).movedim(-2, -1)  # (..., N_pix, 3)
+        comp = ambient_to_tangent(vec, self._frames.to(dtype=vec.dtype, device=vec.device))  # (..., N_pix, 2)
+        out = comp.movedim(-1, -2)
+        return out.numpy() if is_np else out
+
+    def pole_spread(self, u, v) -> Dict[str, Optional[float]]:
+        r"""How far the ambient vectors on each pole row of the data are from one vector.
+
+        Returns ``{"north": s_N, "south": s_S}`` with ``s = max_k |w_k - mean_k w_k|`` over the row's
+        columns ``k`` (and all leading dimensions), in the units of the wind; ``None`` where the data
+        has no pole row. A consistent pole row (one vector seen in each column's frame) gives
+        ``s = 0`` up to rounding; a row that repeats the same ``(u, v)`` in every column (not a vector
+        field) gives ``s = |(u, v)|``.
+        """
+        ut, _ = self._as_tensor("u", u)
+        vt, _ = self._as_tensor("v", v)
+        out: Dict[str, Optional[float]] = {"north": None, "south": None}
+        lat = self.lat
+        for key, present, row in (("north", self.has_north_pole_row, int(np.argmax(lat))),
+                                  ("south", self.has_south_pole_row, int(np.argmin(lat)))):
+            if not present:
+                continue
+            cols = torch.from_numpy(self._lon_cols)
+            uu = ut[..., row, :].index_select(-1, cols).to(torch.float64)
+            vv = vt[..., row, :].index_select(-1, cols).to(torch.float64)
+            fr = torch.from_numpy(latlon_frames(np.array([lat[row]]), self._lon_u))[0]  # (n_u, 2, 3)
+            w = tangent_to_ambient(torch.stack([-vv, uu], dim=-1).cpu(), fr)  # (..., n_u, 3)
+            m = (w * torch.from_numpy(self._arc)[:, None]).sum(-2, keepdim=True)
+            out[key] = float((w - m).norm(dim=-1).max())
+        return out
+
+
+def _check_grid(grid) -> None:
+    if not isinstance(grid, HealpixGrid):
+        raise TypeError(f"expected a HealpixGrid as grid, got {type(grid).__name__}")
+
+
+def regrid_scalar(f, lat, lon, grid: HealpixGrid, pole_rows: str = "average"):
+    r"""Regrid a scalar lat-lon field ``(..., nlat, nlon)`` to ``(..., N_pix)`` on ``grid``.
+
+    Bilinear in (latitude, longitude), periodic in longitude; see :class:`LatLonToHealpix` for the
+    coordinate rules and the pole treatment. Build a :class:`LatLonToHealpix` once to regrid many
+    fields on the same grids.
+    """
+    _check_grid(grid)
+    return LatLonToHealpix(lat, lon, grid, pole_rows=pole_rows).scalar(f)
+
+
+def regrid_wind(u, v, lat, lon, grid: HealpixGrid, pole_rows: str = "average"):
+    r"""Regrid lat-lon wind ``(u, v)`` ``(..., nlat, nlon)`` to tangent components ``(..., 2, N_pix)``.
+
+    The output is ``(v_theta, v_phi) = (-v, u)`` in each pixel's section frame (south, east). The
+    vectors are interpolated as ambient 3-D vectors (module docstring), so flows across the poles
+    are regridded correctly. See :class:`LatLonToHealpix` for the coordinate rules.
+    """
+    _check_grid(grid)
+    return LatLonToHealpix(lat, lon, grid, pole_rows=pole_rows).wind(u, v)
