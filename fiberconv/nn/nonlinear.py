@@ -41,7 +41,7 @@ def check_field_tensor(x: torch.Tensor, field_type: FieldType, who: str) -> torc
     return x
 
 
-class _FieldGroups(nn.Module):
+class FieldGroups(nn.Module):
     """Channel indices of the scalar fields and of the other fields grouped by dimension (buffers)."""
 
     def __init__(self, field_type: FieldType):
@@ -85,7 +85,7 @@ class NormNonlinearity(nn.Module):
                  eps: float = 1e-12):
         super().__init__()
         self.in_type = self.out_type = field_type
-        self.fields = _FieldGroups(field_type)
+        self.fields = FieldGroups(field_type)
         self.activation, self.scalar_activation, self.eps = activation, scalar_activation, eps
         self.bias = nn.Parameter(torch.zeros(self.fields.n_fields))
 
@@ -154,7 +154,7 @@ class FieldBatchNorm(nn.Module):
     def __init__(self, field_type: FieldType, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True):
         super().__init__()
         self.in_type = self.out_type = field_type
-        self.fields = _FieldGroups(field_type)
+        self.fields = FieldGroups(field_type)
         self.eps, self.momentum = eps, momentum
         ns, nf = self.fields.scalar_idx.numel(), self.fields.n_fields
         self.register_buffer("running_mean", torch.zeros(ns))
@@ -209,7 +209,7 @@ class InvariantPooling(nn.Module):
     def __init__(self, field_type: FieldType, eps: float = 1e-12):
         super().__init__()
         self.in_type = field_type
-        self.fields = _FieldGroups(field_type)
+        self.fields = FieldGroups(field_type)
         self.eps = eps
         self.n_out = self.fields.scalar_idx.numel() + self.fields.n_fields
 
