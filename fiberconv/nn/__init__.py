@@ -2,6 +2,16 @@
 nonlinearities, pooling, normalization and ready-made models."""
 from .equivariance import EquivarianceChecker, equivariance_error
 from .group_correlation import group_cross_correlation
+from .hamiltonian import (
+    FCHamiltonian,
+    HamiltonianLieConv,
+    angular_momentum_2d,
+    hamiltonian_vector_field,
+    kinetic_energy,
+    rk4_rollout,
+    rk4_step,
+    total_momentum,
+)
 from .kernel_spaces import (
     kc_residual,
     kc_to_kd,
@@ -15,6 +25,8 @@ from .kernel_spaces import (
     solve_kd,
     span_rank,
 )
+from .lieconv import BottleBlock, CloudLayerNorm, CloudSwish, GlobalPool, KernelMLP, LieConv, LieResNet, PointwiseLinear, Swish
+from .lieconv_lift import LiftedCloud, OrbitSection, farthest_point_indices, lift_cloud, pair_logs, subsample
 from .nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling, NormNonlinearity, RegularNonlinearity
 from .r3_conv import R3Conv
 from .r3_kernels import IrrepPairBasis, R3KernelBasis, r3_field_type
@@ -34,4 +46,8 @@ __all__ = [
     "SphereBlock", "SphericalClassifier", "SphericalUNet",
     "R3Conv", "R3KernelBasis", "IrrepPairBasis", "r3_field_type", "FieldAvgPool3d", "NormMaxPool3d",
     "R3GatedBlock", "R3Classifier", "r3_classifier", "r3_segmenter",
+    "LieConv", "LieResNet", "BottleBlock", "GlobalPool", "KernelMLP", "PointwiseLinear", "Swish", "CloudSwish",
+    "CloudLayerNorm", "LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "subsample", "farthest_point_indices",
+    "HamiltonianLieConv", "FCHamiltonian", "hamiltonian_vector_field", "rk4_step", "rk4_rollout",
+    "kinetic_energy", "total_momentum", "angular_momentum_2d",
 ]

@@ -1,0 +1,201 @@
+"""Train Hamiltonian LieConv (T(2), SO(2), SE(2), trivial) and a fully-connected Hamiltonian on the spring
+benchmark; report rollout error, energy drift and momentum drift; plot Fig. 7 (and Fig. 8 with --sizes).
+
+    .venv/bin/python examples/springs/run.py                 # defaults: a few minutes on 2 CPU cores
+    .venv/bin/python examples/springs/run.py --sizes 25 100  # also test MSE vs training-set size
+
+Relative drifts along a rollout of ``T`` steps (max over time, mean over test systems):
+linear ``max_t |P(t) - P(0)| / mean_t sum_i |p_i(t)|``, angular
+``max_t |L(t) - L(0)| / mean_t sum_i |q_i(t)| |p_i(t)|``, energy ``max_t |E(t) - E(0)| / |E(0)|`` with
+``E`` the *true* Hamiltonian. Rollout error: mean over time of ``|z_hat - z| / (|z_hat| + |z|)``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from data import generate, spring_energy  # noqa: E402
+
+from fiberconv.nn.hamiltonian import (  # noqa: E402
+    FCHamiltonian, HamiltonianLieConv, angular_momentum_2d, hamiltonian_vector_field, rk4_rollout, total_momentum,
+)
+from fiberconv.spaces.lie_groups import lie_action  # noqa: E402
+
+MODELS = ["T2", "SO2", "SE2", "Trivial", "FC"]
+
+
+def make_model(name, n_bodies, args):
+    if name == "FC":
+        return FCHamiltonian(n_bodies, 2, 2, hidden=args.fc_hidden).double()
+    return HamiltonianLieConv(lie_action(name), 2, channels=args.channels, num_layers=args.layers,
+                              nbhd=n_bodies).double()
+
+
+def dynamics(model, m, k, create_graph):
+    feats = torch.stack([m, k], -1)
+    return lambda z: hamiltonian_vector_field(lambda zz: model(zz, m, feats), z, create_graph=create_graph)
+
+
+def chunks(zs, m, k, n, chunk, gen):
+    """``n`` random windows of ``chunk`` time points: ``(chunk, n, 2, N, 2)``, masses, constants."""
+    S, T = zs.shape[:2]
+    s = torch.randint(0, S, (n,), generator=gen)
+    t = torch.randint(0, T - chunk + 1, (n,), generator=gen)
+    win = torch.stack([zs[s, t + i] for i in range(chunk)])
+    return win, m[s], k[s]
+
+
+def train(model, data, ts, args, seed):
+    zs, m, k = data
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.iters)
+    tc = ts[: args.chunk]
+    for it in range(args.iters):
+        win, mb, kb = chunks(zs, m, k, args.batch, args.chunk, gen)
+        pred = rk4_rollout(dynamics(model, mb, kb, True), win[0], tc)
+        loss = ((pred - win) ** 2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    return loss.item()
+
+
+@torch.no_grad()
+def chunk_mse(model, data, ts, args, seed=123, n=256):
+    win, mb, kb = chunks(*data, n, args.chunk, torch.Generator().manual_seed(seed))
+    pred = rk4_rollout(dynamics(model, mb, kb, False), win[0], ts[: args.chunk])
+    return float(((pred - win) ** 2).mean())
+
+
+@torch.no_grad()
+def rollout_metrics(model, data, ts, steps):
+    zs, m, k = data
+    truth = zs[:, : steps + 1].transpose(0, 1)  # (T, S, 2, N, 2)
+    pred = rk4_rollout(dynamics(model, m, k, False), truth[0], ts[: steps + 1])
+    rel = (pred - truth).flatten(2).norm(dim=-1) / (pred.flatten(2).norm(dim=-1) + truth.flatten(2).norm(dim=-1))
+    P, L = total_momentum(pred), angular_momentum_2d(pred)
+    pn = pred[:, :, 1].norm(dim=-1).sum(-1).mean(0)
+    ln = (pred[:, :, 0].norm(dim=-1) * pred[:, :, 1].norm(dim=-1)).sum(-1).mean(0)
+    E = spring_energy(pred, m, k)
+    out = {
+        "rollout_rel_err_mean": float(rel.mean()),
+        "rollout_rel_err_final": float(rel[-1].mean()),
+        "energy_rel_drift": float(((E - E[0]).abs().amax(0) / E[0].abs()).mean()),
+        "linear_momentum_rel_drift": float(((P - P[0]).norm(dim=-1).amax(0) / pn).mean()),
+        "angular_momentum_rel_drift": float(((L - L[0]).abs().amax(0) / ln).mean()),
+    }
+    curves = {"P": (P - P[0]).norm(dim=-1)[:, 0], "L": (L - L[0])[:, 0], "E": (E - E[0])[:, 0] / E[0, 0].abs()}
+    return out, curves
+
+
+def plot(curves_by_model, ts, out_dir):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plots")
+        return
+    fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for name, c in curves_by_model.items():
+        t = ts[: len(c["P"])].numpy()
+        axes[0].semilogy(t, c["P"].abs().numpy() + 1e-18, label=name)
+        axes[1].semilogy(t, c["L"].abs().numpy() + 1e-18, label=name)
+        axes[2].semilogy(t, c["E"].abs().numpy() + 1e-18, label=name)
+    for ax, title in zip(axes, ["|P(t) - P(0)|", "|L(t) - L(0)|", "|E(t) - E(0)| / |E(0)| (true H)"]):
+        ax.set_title(title)
+        ax.set_xlabel("t")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, "fig7_conservation.png"), dpi=120)
+    print("wrote", os.path.join(out_dir, "fig7_conservation.png"))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=MODELS)
+    ap.add_argument("--n-train", type=int, default=100)
+    ap.add_argument("--n-test", type=int, default=20)
+    ap.add_argument("--iters", type=int, default=150)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--chunk", type=int, default=5, help="time points per training chunk")
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--channels", type=int, default=32)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--fc-hidden", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=200, help="rollout length for the metrics")
+    ap.add_argument("--sizes", nargs="*", type=int, default=[], help="training-set sizes for Fig. 8")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "fiberconv_springs"))
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.out, exist_ok=True)
+
+    t0 = time.time()
+    zs, ts, m, k = generate(args.n_train + args.n_test, seed=0)
+    train_data = (zs[: args.n_train], m[: args.n_train], k[: args.n_train])
+    test_data = (zs[args.n_train:], m[args.n_train:], k[args.n_train:])
+    print(f"data: {tuple(zs.shape)} in {time.time() - t0:.1f}s")
+
+    results, curves = {}, {}
+    for name in args.models:
+        torch.manual_seed(0)
+        model = make_model(name, zs.shape[3], args)
+        t1 = time.time()
+        final = train(model, train_data, ts, args, seed=1)
+        res, cur = rollout_metrics(model, test_data, ts, args.steps)
+        res.update(train_loss=final, test_chunk_mse=chunk_mse(model, test_data, ts, args),
+                   train_seconds=time.time() - t1, params=sum(p.numel() for p in model.parameters()))
+        results[name], curves[name] = res, cur
+        print(name, json.dumps({a: (f"{b:.3g}" if isinstance(b, float) else b) for a, b in res.items()}), flush=True)
+
+    fig8 = {}
+    for n in args.sizes:
+        sub = tuple(t[:n] for t in train_data)
+        for name in args.models:
+            torch.manual_seed(0)
+            model = make_model(name, zs.shape[3], args)
+            train(model, sub, ts, args, seed=1)
+            fig8.setdefault(name, {})[n] = chunk_mse(model, test_data, ts, args)
+            print(f"fig8 n={n} {name}: test chunk MSE {fig8[name][n]:.3g}", flush=True)
+
+    cols = ["rollout_rel_err_mean", "rollout_rel_err_final", "energy_rel_drift", "linear_momentum_rel_drift",
+            "angular_momentum_rel_drift", "test_chunk_mse", "train_seconds"]
+    lines = ["| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    lines += [f"| {n} | " + " | ".join(f"{r[c]:.3g}" for c in cols) + " |" for n, r in results.items()]
+    table = "\n".join(lines)
+    print(table)
+    with open(os.path.join(args.out, "results.json"), "w") as fh:
+        json.dump({"args": vars(args), "results": results, "fig8": fig8}, fh, indent=1)
+    with open(os.path.join(args.out, "results.md"), "w") as fh:
+        fh.write(table + "\n")
+    plot(curves, ts, args.out)
+    if fig8:
+        try:
+            import matplotlib.pyplot as plt
+
+            fig, ax = plt.subplots(figsize=(5, 3.8))
+            for name, d in fig8.items():
+                ax.loglog(list(d), list(d.values()), "o-", label=name)
+            ax.set_xlabel("training systems")
+            ax.set_ylabel("test MSE (5-step chunks)")
+            ax.legend()
+            fig.tight_layout()
+            fig.savefig(os.path.join(args.out, "fig8_data_efficiency.png"), dpi=120)
+        except ImportError:
+            pass
+    print(f"total {time.time() - t0:.0f}s; outputs in {args.out}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+r"""LieConv layers (Finzi et al. 2020, Algorithm 2) on lifted point clouds.
+
+The layer computes, for every (query) element ``u_i``,
+
+.. math::
+
+    h_i = \frac{1}{n_i} \sum_{j \in \mathrm{nbhd}(i)} k_\theta(a_{ij}) f_j, \qquad
+    a_{ij} = [\log(u_i^{-1} u_j),\ q_i,\ q_j],
+
+with the neighbourhood ``nbhd(i)``: the ``nbhd`` nearest valid elements in the distance
+``d_ij^2 = ||log(u_i^{-1} u_j)||^2 + alpha ||q_i - q_j||^2`` that also satisfy ``d_ij <= radius``
+(``n_i`` counts them). ``d`` is left-invariant, ``d(w u, w v) = d(u, v)``, so the layer is
+equivariant: moving every element ``u -> w u`` leaves its output unchanged at each element.
+
+The kernel ``k_theta: R^P -> R^{c_out x c_in}`` is ``W . m_theta`` with an MLP
+``m_theta: R^P -> R^{c_mid}`` (Swish activations); the Efficient-PointConv reordering sums first,
+
+.. math:: h_i = W \,\mathrm{vec}\Big(\frac{1}{n_i}\sum_j m_\theta(a_{ij})\, f_j^{\top}\Big),
+
+so the ``(c_out x c_in)`` kernel is never formed per pair: memory ``O(B M k c_mid c_in)``.
+
+Clouds are :class:`~fiberconv.nn.lieconv_lift.LiftedCloud` tuples; every module here maps a cloud
+to a cloud (features ``(B, M, C)``), except :class:`GlobalPool` and :class:`LieResNet`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..spaces.groups import Seed
+from ..spaces.lie_groups import LieAction
+from .lieconv_lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, subsample
+
+__all__ = ["Swish", "KernelMLP", "LieConv", "PointwiseLinear", "CloudSwish", "CloudLayerNorm", "BottleBlock", "GlobalPool", "LieResNet"]
+
+
+class Swish(nn.Module):
+    """``x sigmoid(x)``: smooth (twice differentiable, as Hamiltonian models need)."""
+
+    def forward(self, x):
+        return x * torch.sigmoid(x)
+
+
+class KernelMLP(nn.Sequential):
+    """``m_theta: R^P -> R^{c_mid}``: Linear-Swish-Linear-Swish-Linear."""
+
+    def __init__(self, in_dim: int, c_mid: int = 16, hidden: int = 32):
+        super().__init__(nn.Linear(in_dim, hidden), Swish(), nn.Linear(hidden, hidden), Swish(), nn.Linear(hidden, c_mid))
+
+
+def _check_cloud_type(cloud, who: str, channels: Optional[int] = None):
+    if not isinstance(cloud, LiftedCloud):
+        raise TypeError(f"{who}: expected a LiftedCloud (from lift_cloud), got {type(cloud).__name__}")
+    if channels is not None and cloud.f.shape[-1] != channels:
+        raise ValueError(f"{who}: expected features (B, M, {channels}), got {tuple(cloud.f.shape)}")
+
+
+class LieConv(nn.Module):
+    r"""One LieConv layer: ``(B, M, c_in)`` features on lifted elements -> ``(B, M', c_out)``.
+
+    Parameters
+    ----------
+    action : LieAction
+        The group and its action (it fixes ``P = algebra_dim + 2 orbit_dim``).
+    c_in, c_out : int
+        Channels.
+    nbhd : int
+        Maximal neighbourhood size ``k`` (the nearest elements).
+    radius : float
+        Neighbours farther than this (in ``d``) are dropped. Stored as a buffer; never changed by
+        the layer (``inf``: only ``nbhd`` limits the neighbourhood).
+    alpha : float
+        Weight of the orbit distance ``alpha ||q_i - q_j||^2`` (a buffer).
+    c_mid, hidden : int
+        Width of ``m_theta``'s output and hidden layers.
+    ds_frac : float
+        If ``< 1``, outputs only at ``ceil(ds_frac M_b)`` query elements per cloud (``M_b`` its valid
+        elements), chosen by farthest-point subsampling in ``d``.
+    """
+
+    def __init__(self, action: LieAction, c_in: int, c_out: int, nbhd: int = 32, radius: float = math.inf,
+                 alpha: float = 0.2, c_mid: int = 16, hidden: int = 32, ds_frac: float = 1.0):
+        super().__init__()
+        if not isinstance(action, LieAction):
+            raise TypeError(f"LieConv: expected a LieAction, got {type(action).__name__}")
+        if nbhd < 1 or not (0 < ds_frac <= 1):
+            raise ValueError(f"LieConv: need nbhd >= 1 and 0 < ds_frac <= 1, got nbhd={nbhd}, ds_frac={ds_frac}")
+        self.action, self.c_in, self.c_out, self.nbhd, self.ds_frac = action, c_in, c_out, nbhd, ds_frac
+        self.register_buffer("radius", torch.tensor(float(radius)))
+        self.register_buffer("alpha", torch.tensor(float(alpha)))
+        self.kernel = KernelMLP(action.group.algebra_dim + 2 * action.orbit_dim, c_mid, hidden)
+        self.linear = nn.Linear(c_mid * c_in, c_out)
+
+    def extra_repr(self):
+        return (f"{self.action.name}, {self.c_in} -> {self.c_out}, nbhd={self.nbhd}, "
+                f"radius={float(self.radius):g}, alpha={float(self.alpha):g}, ds_frac={self.ds_frac}")
+
+    def distance2(self, cloud: LiftedCloud) -> torch.Tensor:
+        """``d_ij^2 = ||a_ij||^2 + alpha ||q_i - q_j||^2``: ``(B, M, M)``."""
+        d2 = (cloud.a * cloud.a).sum(-1)
+        if cloud.q.shape[-1]:
+            d2 = d2 + self.alpha.to(d2.dtype) * torch.cdist(cloud.q, cloud.q).pow(2)
+        return d2
+
+    def query_indices(self, cloud: LiftedCloud):
+        """Farthest-point query elements ``(idx, valid)`` if ``ds_frac < 1``, else ``None``."""
+        if self.ds_frac >= 1:
+            return None
+        # per cloud, keep ceil(ds_frac * its valid count): independent of the padding
+        n = max(1, math.ceil(self.ds_frac * cloud.mask.shape[1]))
+        keep = torch.ceil(self.ds_frac * cloud.mask.sum(-1).to(torch.float64)).clamp_min(1).long()
+        return farthest_point_indices(self.distance2(cloud), cloud.mask, n, keep)
+
+    def forward(self, cloud: LiftedCloud, query=None) -> LiftedCloud:
+        """Convolve; ``query=(idx, valid)`` overrides the farthest-point choice of output elements."""
+        _check_cloud_type(cloud, "LieConv", self.c_in)
+        if query is None:
+            query = self.query_indices(cloud)
+        with torch.no_grad():  # the neighbourhood is a discrete choice: no gradient through it
+            d2 = self.distance2(cloud)
+        out_cloud = cloud if query is None else subsample(cloud, *query)
+        if query is not None:
+            d2 = _gather_rows(d2, query[0])  # (B, Mq, M)
+        B, Mq, M = d2.shape
+        d2 = d2.masked_fill(~cloud.mask.unsqueeze(1), math.inf)
+        k = min(self.nbhd, M)
+        nd2, nidx = torch.topk(d2, k, dim=-1, largest=False)  # (B, Mq, k)
+        r2 = self.radius.to(nd2.dtype) ** 2
+        nb_mask = torch.isfinite(nd2) & (nd2 <= r2) & out_cloud.mask.unsqueeze(-1)
+        # pair embeddings a_ij for the chosen neighbours
+        rows = cloud.a if query is None else _gather_rows(cloud.a, query[0])  # (B, Mq, M, A)
+        a = torch.gather(rows, 2, nidx.unsqueeze(-1).expand(B, Mq, k, rows.shape[-1]))
+        qi = out_cloud.q.unsqueeze(2).expand(B, Mq, k, out_cloud.q.shape[-1])
+        qj = _gather_rows(cloud.q, nidx)
+        kern = self.kernel(torch.cat([a, qi, qj], dim=-1))  # (B, Mq, k, c_mid)
+        kern = kern * nb_mask.unsqueeze(-1).to(kern.dtype)
+        fj = _gather_rows(cloud.f, nidx)  # (B, Mq, k, c_in)
+        n_i = nb_mask.sum(-1).clamp_min(1).to(kern.dtype)
+        agg = torch.einsum("bikm,bikc->bimc", kern, fj) / n_i[..., None, None]
+        h = self.linear(agg.reshape(B, Mq, -1))
+        return out_cloud.with_features(h)
+
+
+class PointwiseLinear(nn.Linear):
+    """``nn.Linear`` on the features of a cloud (padding stays zero)."""
+
+    def forward(self, cloud: LiftedCloud) -> LiftedCloud:
+        _check_cloud_type(cloud, "PointwiseLinear", self.in_features)
+        return cloud.with_features(super().forward(cloud.f))
+
+
+class CloudSwish(nn.Module):
+    """Swish on the features of a cloud."""
+
+    def forward(self, cloud: LiftedCloud) -> LiftedCloud:
+        return cloud.with_features(cloud.f * torch.sigmoid(cloud.f))
+
+
+class CloudLayerNorm(nn.LayerNorm):
+    """Per-element ``LayerNorm`` over the channels: pointwise, so equivariant, and with no running statistics."""
+
+    def forward(self, cloud: LiftedCloud) -> LiftedCloud:
+        return cloud.with_features(super().forward(cloud.f))
+
+
+class BottleBlock(nn.Module):
+    """Residual bottleneck: ``f + Linear(Swish(N(LieConv(Swish(N(Linear(Swish(N(f)))))))))``, width ``c / 4``.
+
+    ``N`` is :class:`CloudLayerNorm` if ``norm`` (else the identity). With ``ds_frac < 1`` the shortcut
+    is restricted to the same farthest-point query elements.
+    """
+
+    def __init__(self, action: LieAction, channels: int, bottleneck: int = 4, norm: bool = True, **conv_kwargs):
+        super().__init__()
+        mid = max(1, channels // bottleneck)
+        N = (lambda c: CloudLayerNorm(c)) if norm else (lambda c: nn.Identity())
+        self.pre = nn.Sequential(N(channels), CloudSwish(), PointwiseLinear(channels, mid), N(mid), CloudSwish())
+        self.conv = LieConv(action, mid, mid, **conv_kwargs)
+        self.post = nn.Sequential(N(mid), CloudSwish(), PointwiseLinear(mid, channels))
+
+    def forward(self, cloud: LiftedCloud) -> LiftedCloud:
+        query = self.conv.query_indices(cloud)
+        out = self.post(self.conv(self.pre(cloud), query=query))
+        short = cloud if query is None else subsample(cloud, *query)
+        return out.with_features(out.f + short.f)
+
+
+class GlobalPool(nn.Module):
+    """Masked mean (or sum) over the elements: ``(B, M, C) -> (B, C)``."""
+
+    def __init__(self, mean: bool = True):
+        super().__init__()
+        self.mean = mean
+
+    def forward(self, cloud: LiftedCloud) -> torch.Tensor:
+        m = cloud.mask.unsqueeze(-1).to(cloud.f.dtype)
+        total = (cloud.f * m).sum(1)
+        return total / m.sum(1).clamp_min(1) if self.mean else total
+
+
+class LieResNet(nn.Module):
+    """Lift -> Linear -> ``num_layers`` :class:`BottleBlock` -> Swish -> Linear -> :class:`GlobalPool`.
+
+    ``norm``: per-element layer norms inside the blocks (needed for classification to train; the
+    Hamiltonian model leaves them out).
+
+    ``forward(x (B, N, d), f (B, N, c_in), mask (B, N) or None, seed=None) -> (B, c_out)``; the lift
+    (and its stabilizer samples) is redone on every call. ``lift_kwargs`` go to
+    :func:`~fiberconv.nn.lieconv_lift.lift_cloud` (``n_samples``, ``stabilizer``); ``conv_kwargs`` to
+    :class:`LieConv` (``nbhd``, ``radius``, ``alpha``, ``ds_frac``, ...).
+    """
+
+    def __init__(self, action: LieAction, c_in: int, c_out: int, channels: int = 64, num_layers: int = 2,
+                 pool_mean: bool = True, norm: bool = True, lift_kwargs: Optional[dict] = None, **conv_kwargs):
+        super().__init__()
+        self.action, self.c_in = action, c_in
+        self.lift_kwargs = dict(lift_kwargs or {})
+        self.embed = PointwiseLinear(c_in, channels)
+        self.blocks = nn.Sequential(*[BottleBlock(action, channels, norm=norm, **conv_kwargs) for _ in range(num_layers)])
+        self.head = nn.Sequential(CloudSwish(), PointwiseLinear(channels, c_out))
+        self.pool = GlobalPool(pool_mean)
+
+    def lift(self, x, f, mask=None, seed: Seed = None) -> LiftedCloud:
+        return lift_cloud(self.action, x, f, mask, seed=seed, **self.lift_kwargs)
+
+    def forward(self, x, f, mask=None, seed: Seed = None):
+        cloud = self.lift(x, f, mask, seed)
+        if cloud.f.shape[-1] != self.c_in:
+            raise ValueError(f"LieResNet: expected features (B, N, {self.c_in}), got {tuple(f.shape)}")
+        return self.pool(self.head(self.blocks(self.embed(cloud))))

@@ -1,0 +1,218 @@
+r"""LieConv's lifting (Finzi et al. 2020, Algorithm 1) and the point-set bookkeeping of its layers.
+
+A point cloud ``{(x_i, f_i)}`` in ``R^d`` is lifted to ``G x X/G``:
+
+.. math:: (x_i, f_i) \mapsto \{(u_i h_k,\ q_i,\ f_i)\}_{k=1}^{K}, \qquad u_i o_{q_i} = x_i,\quad h_k \sim \mathrm{Haar}(H_{q_i}),
+
+where ``u = s(x)`` is a section of ``G`` over the orbit of ``x`` (:class:`OrbitSection`, a
+:class:`fiberconv.bundles.Section`) and the ``h_k`` are Haar samples of the stabilizer of the orbit's
+origin. For scalar features this is exactly the lifting ``Lambda`` of ``fiberconv.fields``:
+``f^(g) = f(g o)`` (trivial ``rho``).
+
+Tensor layout (:class:`LiftedCloud`), ``B`` clouds of ``M = N K`` lifted elements:
+
+* ``u``: ``(B, M, *G)`` group elements; ``q``: ``(B, M, orbit_dim)``; ``f``: ``(B, M, C)``;
+* ``mask``: ``(B, M)`` bool, ``False`` for padding;
+* ``a``: ``(B, M, M, algebra_dim)`` the pair logarithms ``a_ij = log(u_i^{-1} u_j)``.
+
+The pair logarithms are computed once per forward pass, from this batch's elements, and carried
+along with it (they are part of the data, never stored on a module).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+
+from ..bundles.principal import Section
+from ..spaces.groups import Seed, make_generator
+from ..spaces.lie_groups import LieAction, SE2Action
+
+__all__ = ["LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "subsample", "farthest_point_indices"]
+
+
+class LiftedCloud(NamedTuple):
+    """A batch of lifted point clouds; see the module docstring for the shapes."""
+
+    u: torch.Tensor
+    q: torch.Tensor
+    f: torch.Tensor
+    mask: torch.Tensor
+    a: torch.Tensor
+
+    def with_features(self, f: torch.Tensor) -> "LiftedCloud":
+        """The same elements with new features ``f (B, M, C')``, zeroed at padding."""
+        return self._replace(f=f * self.mask.unsqueeze(-1).to(f.dtype))
+
+
+class OrbitSection(Section):
+    """The section ``x -> u`` with ``u o_{q(x)} = x`` of a :class:`~fiberconv.spaces.lie_groups.LieAction`.
+
+    It is a :class:`fiberconv.bundles.Section` of ``G -> G/H_q`` on every orbit; the orbit is
+    recorded separately by ``q``. ``undefined_on`` names the points no group element reaches.
+    """
+
+    def __init__(self, action: LieAction):
+        if not isinstance(action, LieAction):
+            raise TypeError(f"OrbitSection: expected a LieAction, got {type(action).__name__}")
+        self.action = action
+        self.undefined_on = "the point 0" if action.group.name == "R*xSO(2)" else ""
+
+    def __call__(self, x: torch.Tensor, strict: bool = True) -> torch.Tensor:
+        return self.action.section(x)
+
+    def __repr__(self):
+        return f"OrbitSection({self.action!r})"
+
+
+def _check_cloud(action: LieAction, x, f, mask):
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != action.dim:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"lift: expected points x of shape (batch, n_points, {action.dim}) for {action.name}, got {shape}")
+    B, N, _ = x.shape
+    if B == 0 or N == 0:
+        raise ValueError(f"lift: empty point set: x has shape {tuple(x.shape)}; need batch >= 1 and n_points >= 1")
+    if not x.is_floating_point():
+        raise TypeError(f"lift: expected floating point coordinates, got dtype {x.dtype}")
+    if not isinstance(f, torch.Tensor) or f.dim() != 3 or tuple(f.shape[:2]) != (B, N):
+        shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
+        raise ValueError(f"lift: expected features f of shape ({B}, {N}, channels) matching x {tuple(x.shape)}, got {shape}")
+    if f.dtype != x.dtype:
+        raise TypeError(f"lift: features dtype {f.dtype} differs from coordinates dtype {x.dtype}")
+    if mask is None:
+        mask = torch.ones(B, N, dtype=torch.bool, device=x.device)
+    if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (B, N) or mask.dtype != torch.bool:
+        got = (tuple(mask.shape), mask.dtype) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"lift: expected a bool mask of shape ({B}, {N}), got {got}")
+    if not bool(mask.any(-1).all()):
+        raise ValueError("lift: empty point set: some cloud has no valid (mask=True) point")
+    valid = mask.unsqueeze(-1)
+    if not bool(torch.isfinite(torch.where(valid, x, torch.zeros_like(x))).all()):
+        raise ValueError("lift: coordinates x contain NaN or infinite values at valid points")
+    if not bool(torch.isfinite(torch.where(valid, f, torch.zeros_like(f))).all()):
+        raise ValueError("lift: features f contain NaN or infinite values at valid points")
+    return mask
+
+
+def pair_logs(action: LieAction, u: torch.Tensor) -> torch.Tensor:
+    """``a_ij = log(u_i^{-1} u_j)``: ``(B, M, *G) -> (B, M, M, algebra_dim)``."""
+    G = action.group
+    ne = len(G.element_shape)
+    ui = G.inverse(u).unsqueeze(2)  # (B, M, 1, *G)
+    uj = u.unsqueeze(1)  # (B, 1, M, *G)
+    if ne == 1:  # abelian vector groups: broadcasting compose directly
+        return G.log(G.compose(ui, uj))
+    shape = torch.broadcast_shapes(ui.shape, uj.shape)
+    return G.log(G.compose(ui.expand(shape), uj.expand(shape)))
+
+
+def lift_cloud(
+    action: LieAction,
+    x: torch.Tensor,
+    f: torch.Tensor,
+    mask: Optional[torch.Tensor] = None,
+    n_samples: int = 1,
+    seed: Seed = None,
+    stabilizer: str = "haar",
+    frame_offset: float = 0.0,
+) -> LiftedCloud:
+    r"""Algorithm 1: lift ``(x (B, N, d), f (B, N, C), mask (B, N))`` to a :class:`LiftedCloud` of ``M = N K``.
+
+    Element ``i K + k`` is ``u_i h_k`` with ``u_i = s(x_i)`` (:class:`OrbitSection`) and ``h_k`` from
+    the stabilizer of ``o_{q_i}``:
+
+    * ``stabilizer="haar"``: i.i.d. Haar samples (``seed``: int, ``torch.Generator`` or None);
+    * ``stabilizer="frame"`` (SE(2) only): the deterministic equivariant quadrature of
+      :meth:`~fiberconv.spaces.lie_groups.SE2Action.frame_stabilizer` about each cloud's (masked)
+      centroid, so that the network output is *exactly* invariant (used for Hamiltonians).
+
+    Padding points (``mask=False``) are moved to ``(1, 0, ...)`` before lifting (so that every
+    action's section is defined there) and stay masked.
+    """
+    if not isinstance(action, LieAction):
+        raise TypeError(f"lift: expected a LieAction, got {type(action).__name__}")
+    mask = _check_cloud(action, x, f, mask)
+    B, N, d = x.shape
+    safe = torch.zeros(d, dtype=x.dtype, device=x.device)
+    safe[0] = 1
+    x = torch.where(mask.unsqueeze(-1), x, safe)
+    u = OrbitSection(action)(x)  # (B, N, *G)
+    if stabilizer == "haar":
+        h = action.sample_stabilizer(x, n_samples, seed=make_generator(seed, x.device))
+    elif stabilizer == "frame":
+        if not isinstance(action, SE2Action):
+            raise ValueError(f"lift: stabilizer='frame' is implemented for SE2Action only, got {action.name}")
+        w = mask.to(x.dtype).unsqueeze(-1)
+        center = (x * w).sum(1, keepdim=True) / w.sum(1, keepdim=True)
+        h = action.frame_stabilizer(x, center, n_samples, frame_offset)
+    else:
+        raise ValueError(f"lift: stabilizer must be 'haar' or 'frame', got {stabilizer!r}")
+    G = action.group
+    ne = len(G.element_shape)
+    g = G.compose(u.unsqueeze(-ne - 1).expand(h.shape), h)  # (B, N, K, *G)
+    K = n_samples
+    g = g.reshape((B, N * K) + tuple(G.element_shape))
+    q = action.orbit(x).unsqueeze(2).expand(B, N, K, action.orbit_dim).reshape(B, N * K, action.orbit_dim)
+    ff = f.unsqueeze(2).expand(B, N, K, f.shape[-1]).reshape(B, N * K, f.shape[-1])
+    m = mask.unsqueeze(2).expand(B, N, K).reshape(B, N * K)
+    ff = ff * m.unsqueeze(-1).to(ff.dtype)
+    return LiftedCloud(u=g, q=q, f=ff, mask=m, a=pair_logs(action, g))
+
+
+def _gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``t (B, M, ...)``, ``idx (B, ...idx)`` -> ``t[b, idx[b, ...]]`` of shape ``(B, ...idx, ...)``."""
+    b = torch.arange(t.shape[0], device=t.device).view((-1,) + (1,) * (idx.dim() - 1))
+    return t[b, idx]
+
+
+def subsample(cloud: LiftedCloud, idx: torch.Tensor, valid: Optional[torch.Tensor] = None) -> LiftedCloud:
+    """Restrict ``cloud`` to the elements ``idx (B, n)`` (rows and columns of ``a``); ``valid (B, n)`` masks duplicates."""
+    mask = _gather_rows(cloud.mask, idx)
+    if valid is not None:
+        mask = mask & valid
+    a = _gather_rows(cloud.a, idx)  # (B, n, M, A)
+    a = torch.gather(a, 2, idx[:, None, :, None].expand(a.shape[0], idx.shape[1], idx.shape[1], a.shape[-1]))
+    f = _gather_rows(cloud.f, idx) * mask.unsqueeze(-1).to(cloud.f.dtype)
+    return LiftedCloud(u=_gather_rows(cloud.u, idx), q=_gather_rows(cloud.q, idx), f=f, mask=mask, a=a)
+
+
+def farthest_point_indices(dist2: torch.Tensor, mask: torch.Tensor, n: int, keep: Optional[torch.Tensor] = None):
+    """Farthest-point subsampling in a (squared) invariant distance.
+
+    Starts from each cloud's first valid element and repeatedly adds the not yet chosen element
+    farthest from the chosen set. Only distances and indices enter, so the choice is equivariant.
+    Squared distances below ``100 eps`` of the dtype count as 0 (duplicates, e.g. the ``K`` copies a
+    trivial stabilizer lifts to), and ties go to the lowest index, so rounding cannot reorder them.
+
+    Parameters
+    ----------
+    dist2 : ``(B, M, M)`` squared distances
+    mask : ``(B, M)`` bool
+    n : number of elements to return
+    keep : ``(B,)`` optional per-cloud number of elements to mark valid (default: all valid ones)
+
+    Returns
+    -------
+    idx : ``(B, n)`` long, distinct elements while valid ones last;
+    valid : ``(B, n)`` bool, ``False`` where a cloud had fewer than ``n`` valid elements.
+    """
+    B, M = mask.shape
+    dist2 = dist2.detach()
+    tol = 100 * torch.finfo(dist2.dtype).eps
+    dist2 = torch.where(dist2 <= tol, torch.zeros_like(dist2), dist2)
+    idx = torch.zeros(B, n, dtype=torch.long, device=mask.device)
+    chosen = torch.zeros(B, M, dtype=torch.bool, device=mask.device)
+    cur = mask.to(torch.int8).argmax(-1)
+    mind = torch.full((B, M), float("inf"), dtype=dist2.dtype, device=dist2.device)
+    ar = torch.arange(B, device=mask.device)
+    for t in range(n):
+        idx[:, t] = cur
+        chosen[ar, cur] = True
+        mind = torch.minimum(mind, dist2[ar, cur])
+        mind = torch.where(mask & ~chosen, mind, torch.full_like(mind, -1.0))
+        cur = mind.argmax(-1)  # first maximal index on ties
+    count = mask.sum(-1, keepdim=True)
+    if keep is not None:
+        count = torch.minimum(count, keep.reshape(B, 1).to(count.dtype))
+    valid = torch.arange(n, device=mask.device).unsqueeze(0) < count
+    return idx, valid

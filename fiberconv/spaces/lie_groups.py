@@ -1,0 +1,629 @@
+r"""More Lie groups for LieConv, and group actions on ``R^d`` with their orbits, sections and stabilizers.
+
+The groups follow the interface of :class:`fiberconv.spaces.groups.Group` (batched tensors that follow
+the input's device and dtype, closed-form ``exp``/``log``, seeded ``sample``):
+
+==================  ====================  ==============================================================
+group               element tensor        Lie algebra vector
+==================  ====================  ==============================================================
+``T(d)``            ``(..., d)``          the translation itself (``T(3)`` is ``groups.T3``)
+``SE2``             ``(..., 3, 3)``       ``(v1, v2, w)``: translational part first, then the angle
+``RxSO2``           ``(..., 2, 2)``       ``(s, w)``: element ``e^s R(w) = [[a, -b], [b, a]]``
+``TrivialGroup(d)`` ``(..., 0)``          empty; acts trivially on ``R^d``
+==================  ====================  ==============================================================
+
+A :class:`LieAction` is a group ``G`` acting on ``X = R^d`` together with everything LieConv's
+lifting (Finzi et al. 2020, Algorithm 1) needs. ``X`` splits into orbits ``X/G``; each orbit is the
+homogeneous space ``G / H_q`` of its origin ``o_q``:
+
+* ``orbit(x)``: an embedding ``q`` of the orbit of ``x`` (``||x||`` for ``SO(d)``, the untouched
+  coordinates ``x[k:]`` for ``T(k)``, nothing for transitive actions, ``x`` itself for ``{e}``);
+* ``origin(q)``: the orbit's origin ``o_q``;
+* ``section(x)``: a group element ``u`` with ``u o_q = x`` (a section of ``G -> G/H_q``);
+* ``sample_stabilizer(x, n)``: ``n`` Haar samples of ``H_q = {h : h o_q = o_q}``, as elements of ``G``;
+* ``lift(x, n)``: ``u h_k`` for ``k = 1..n``: Haar samples of the fibre ``{g : g o_q = x}``.
+
+================  ===========  ======================  ==================  ======================
+action            ``X``        orbit embedding ``q``   origin ``o_q``      stabilizer ``H_q``
+================  ===========  ======================  ==================  ======================
+``T(k)`` on R^d   ``R^d``      ``x[k:]``               ``(0, x[k:])``      ``{e}``
+``SO2``           ``R^2``      ``||x||``               ``(r, 0)``          ``{e}`` (SO(2) at 0)
+``SO3``           ``R^3``      ``||x||``               ``(0, 0, r)``       ``Z(t)`` (SO(3) at 0)
+``SE2``           ``R^2``      none                    ``0``               rotations ``SO(2)``
+``SE3``           ``R^3``      none                    ``0``               rotations ``SO(3)``
+``RxSO2``         ``R^2\0``    none                    ``(1, 0)``          ``{e}``
+``{e}``           ``R^d``      ``x``                   ``x``               ``{e}``
+================  ===========  ======================  ==================  ======================
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import torch
+
+from .groups import SE3, SO2, SO3, T3, Group, Seed, _batch, _check_tail, _float_dtype, make_generator, rot_y, rot_z
+
+__all__ = [
+    "TranslationGroup", "T", "SE2", "RxSO2", "TrivialGroup",
+    "LieAction", "TranslationAction", "SO2Action", "SO3Action", "SE2Action", "SE3Action",
+    "RxSO2Action", "TrivialAction", "lie_action",
+]
+
+
+def _sinc_terms(w: torch.Tensor):
+    """``A = sin(w)/w`` and ``B = (1 - cos w)/w`` with Taylor series near 0 (finite gradients too)."""
+    small = w.abs() < 1e-3
+    ws = torch.where(small, torch.ones_like(w), w)
+    w2 = w * w
+    a = torch.where(small, 1 - w2 / 6 + w2 * w2 / 120, torch.sin(ws) / ws)
+    b = torch.where(small, w / 2 - w * w2 / 24 + w * w2 * w2 / 720, (1 - torch.cos(ws)) / ws)
+    return a, b
+
+
+class TranslationGroup(Group):
+    """The translation group ``T(d) = (R^d, +)`` as ``(..., d)`` vectors; ``exp`` and ``log`` are the identity."""
+
+    def __init__(self, d: int):
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"TranslationGroup: d must be a positive int, got {d!r}")
+        self.d = d
+        self.name = f"T({d})"
+        self.element_shape = (d,)
+        self.algebra_dim = d
+        self.space_dim = d
+
+    def identity(self, batch_shape=(), dtype=None, device=None):
+        return torch.zeros(_batch(batch_shape) + (self.d,), dtype=_float_dtype(dtype), device=device)
+
+    def compose(self, a, b):
+        return self.check(a, "a") + self.check(b, "b")
+
+    def inverse(self, g):
+        return -self.check(g)
+
+    def act(self, g, x):
+        self.check(g)
+        _check_tail("x", x, (self.d,), f"points of R^{self.d}")
+        return g + x
+
+    def exp(self, v):
+        _check_tail("v", v, (self.d,), f"t({self.d}) vectors")
+        return v.clone()
+
+    def log(self, g):
+        return self.check(g).clone()
+
+    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
+        """``T(d)`` has no normalisable Haar measure: translations ``~ N(0, scale^2 I)``."""
+        gen = make_generator(seed, device)
+        shape = _batch(batch_shape) + (self.d,)
+        return scale * torch.randn(shape, generator=gen, dtype=_float_dtype(dtype), device=device)
+
+    def __repr__(self):
+        return f"T({self.d})"
+
+    def __eq__(self, other):
+        return isinstance(other, TranslationGroup) and other.d == self.d
+
+    def __hash__(self):
+        return hash(("T", self.d))
+
+
+def T(d: int) -> Group:
+    """``T(d)``; for ``d = 3`` the library's ``groups.T3``."""
+    return T3 if d == 3 else TranslationGroup(d)
+
+
+class _SE2(Group):
+    r"""``SE(2) = R^2 x| SO(2)`` as ``(..., 3, 3)`` homogeneous matrices; algebra ``(v1, v2, w)``.
+
+    ``exp(v, w) = (R(w), V(w) v)`` with ``V(w) = A I + B J``, ``A = sin w / w``, ``B = (1 - cos w)/w``,
+    ``J`` the rotation by ``pi/2``; ``V(w)^{-1} = (w/2) cot(w/2) I - (w/2) J`` is finite for all
+    ``|w| <= pi``, so ``log`` is closed-form up to and including the cut locus ``w = pi``.
+    """
+
+    name = "SE(2)"
+    element_shape = (3, 3)
+    algebra_dim = 3
+    space_dim = 2
+
+    def from_parts(self, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+        """``(..., 2, 2), (..., 2) -> (..., 3, 3)`` the map ``x -> R x + t``."""
+        _check_tail("rotation", rotation, (2, 2), "SO(2) matrices")
+        _check_tail("translation", translation, (2,), "translations")
+        batch = torch.broadcast_shapes(rotation.shape[:-2], translation.shape[:-1])
+        top = torch.cat([rotation.expand(batch + (2, 2)), translation.expand(batch + (2,)).unsqueeze(-1)], dim=-1)
+        bottom = torch.zeros(batch + (1, 3), dtype=rotation.dtype, device=rotation.device)
+        bottom[..., 0, 2] = 1
+        return torch.cat([top, bottom], dim=-2)
+
+    def rotation(self, g):
+        return self.check(g)[..., :2, :2]
+
+    def translation(self, g):
+        return self.check(g)[..., :2, 2]
+
+    def identity(self, batch_shape=(), dtype=None, device=None):
+        eye = torch.eye(3, dtype=_float_dtype(dtype), device=device)
+        return eye.expand(_batch(batch_shape) + (3, 3)).clone()
+
+    def compose(self, a, b):
+        return self.check(a, "a") @ self.check(b, "b")
+
+    def inverse(self, g):
+        rt = self.rotation(g).transpose(-1, -2)
+        return self.from_parts(rt, -(rt @ self.translation(g).unsqueeze(-1)).squeeze(-1))
+
+    def act(self, g, x):
+        _check_tail("x", x, (2,), "points of R^2")
+        return (self.rotation(g) @ x.unsqueeze(-1)).squeeze(-1) + self.translation(g)
+
+    def exp(self, v):
+        _check_tail("v", v, (3,), "se(2) vectors (v1, v2, w)")
+        w = v[..., 2]
+        a, b = _sinc_terms(w)
+        t = torch.stack([a * v[..., 0] - b * v[..., 1], b * v[..., 0] + a * v[..., 1]], dim=-1)
+        return self.from_parts(SO2.from_angle(w), t)
+
+    def log(self, g):
+        w = SO2.angle(self.rotation(g))
+        t = self.translation(g)
+        half = w / 2
+        small = half.abs() < 1e-3
+        hs = torch.where(small, torch.ones_like(half), half)
+        h2 = half * half
+        # (w/2) cot(w/2); at |w| = pi it is 0 and V^{-1} stays finite
+        c = torch.where(small, 1 - h2 / 3 - h2 * h2 / 45, hs * torch.cos(hs) / torch.sin(hs))
+        v1 = c * t[..., 0] + half * t[..., 1]
+        v2 = -half * t[..., 0] + c * t[..., 1]
+        return torch.stack([v1, v2, w], dim=-1)
+
+    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
+        """Haar-uniform rotation times a Gaussian translation ``N(0, scale^2 I)`` (SE(2) is not compact)."""
+        gen = make_generator(seed, device)
+        r = SO2.sample(batch_shape, seed=gen, dtype=dtype, device=device)
+        t = scale * torch.randn(_batch(batch_shape) + (2,), generator=gen, dtype=_float_dtype(dtype), device=device)
+        return self.from_parts(r, t)
+
+
+class _RxSO2(Group):
+    r"""``R* x SO(2)`` (positive scalings times rotations of the plane) as ``(..., 2, 2)`` matrices.
+
+    An element is ``e^s R(w) = [[a, -b], [b, a]]``; the algebra vector is ``(s, w)`` with
+    ``s = log sqrt(a^2 + b^2)`` and ``w = atan2(b, a)`` in ``(-pi, pi]``. Abelian (the complex numbers
+    ``a + i b`` under multiplication).
+    """
+
+    name = "R*xSO(2)"
+    element_shape = (2, 2)
+    algebra_dim = 2
+    space_dim = 2
+
+    def from_complex(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``(a, b) -> [[a, -b], [b, a]]``."""
+        return torch.stack([a, -b, b, a], dim=-1).reshape(a.shape + (2, 2))
+
+    def identity(self, batch_shape=(), dtype=None, device=None):
+        eye = torch.eye(2, dtype=_float_dtype(dtype), device=device)
+        return eye.expand(_batch(batch_shape) + (2, 2)).clone()
+
+    def compose(self, a, b):
+        return self.check(a, "a") @ self.check(b, "b")
+
+    def inverse(self, g):
+        self.check(g)
+        a, b = g[..., 0, 0], g[..., 1, 0]
+        n2 = a * a + b * b
+        return self.from_complex(a / n2, -b / n2)
+
+    def act(self, g, x):
+        self.check(g)
+        _check_tail("x", x, (2,), "points of R^2")
+        return (g @ x.unsqueeze(-1)).squeeze(-1)
+
+    def exp(self, v):
+        _check_tail("v", v, (2,), "Lie algebra vectors (log-scale s, angle w)")
+        r = torch.exp(v[..., 0])
+        return self.from_complex(r * torch.cos(v[..., 1]), r * torch.sin(v[..., 1]))
+
+    def log(self, g):
+        self.check(g)
+        a = 0.5 * (g[..., 0, 0] + g[..., 1, 1])
+        b = 0.5 * (g[..., 1, 0] - g[..., 0, 1])
+        return torch.stack([0.5 * torch.log(a * a + b * b), torch.atan2(b, a)], dim=-1)
+
+    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
+        """Haar-uniform angle times log-scale ``~ N(0, scale^2)`` (the group is not compact)."""
+        gen = make_generator(seed, device)
+        shape = _batch(batch_shape) + (2,)
+        v = torch.rand(shape, generator=gen, dtype=_float_dtype(dtype), device=device)
+        s = scale * torch.randn(_batch(batch_shape), generator=gen, dtype=_float_dtype(dtype), device=device)
+        return self.exp(torch.stack([s, (2 * v[..., 0] - 1) * math.pi], dim=-1))
+
+
+class TrivialGroup(Group):
+    """The trivial group ``{e}`` acting trivially on ``R^d``; elements are empty ``(..., 0)`` tensors."""
+
+    element_shape = (0,)
+    algebra_dim = 0
+
+    def __init__(self, d: int = 2):
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"TrivialGroup: d must be a positive int, got {d!r}")
+        self.space_dim = d
+        self.name = "{e}"
+
+    def identity(self, batch_shape=(), dtype=None, device=None):
+        return torch.zeros(_batch(batch_shape) + (0,), dtype=_float_dtype(dtype), device=device)
+
+    def compose(self, a, b):
+        self.check(a, "a"), self.check(b, "b")
+        return a + b
+
+    def inverse(self, g):
+        return self.check(g).clone()
+
+    def act(self, g, x):
+        self.check(g)
+        _check_tail("x", x, (self.space_dim,), f"points of R^{self.space_dim}")
+        return x.expand(torch.broadcast_shapes(g.shape[:-1], x.shape[:-1]) + (self.space_dim,)).clone()
+
+    def exp(self, v):
+        _check_tail("v", v, (0,), "vectors of the zero Lie algebra")
+        return v.clone()
+
+    def log(self, g):
+        return self.check(g).clone()
+
+    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None):
+        return self.identity(batch_shape, dtype=dtype, device=device)
+
+    def __repr__(self):
+        return f"TrivialGroup({self.space_dim})"
+
+    def __eq__(self, other):
+        return isinstance(other, TrivialGroup) and other.space_dim == self.space_dim
+
+    def __hash__(self):
+        return hash(("trivial", self.space_dim))
+
+
+SE2 = _SE2()
+RxSO2 = _RxSO2()
+
+
+# ------------------------------------------------------------------------------------------------
+# Actions on R^d
+# ------------------------------------------------------------------------------------------------
+class LieAction:
+    """A Lie group ``G`` acting on ``R^d``, with orbit embedding, orbit origins, section and stabilizers.
+
+    Attributes
+    ----------
+    group : Group
+    dim : int, ``d``
+    orbit_dim : int, length of the orbit embedding ``q``
+    stabilizer_name : str, the generic stabilizer ``H_q`` in words
+    """
+
+    group: Group
+    dim: int
+    orbit_dim: int
+    stabilizer_name: str = "{e}"
+    name: str = "action"
+
+    def check_points(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        """Validate points ``(..., d)``: a floating tensor, finite, of the right dimension."""
+        _check_tail(name, x, (self.dim,), f"points of R^{self.dim} for the {self.name} action")
+        if x.numel() and not bool(torch.isfinite(x).all()):
+            raise ValueError(f"{self.name}: {name} contains NaN or infinite coordinates")
+        return x
+
+    def act(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """``g x`` for ``g (..., *G)``, ``x (..., d)``."""
+        return self.group.act(g, self.check_points(x))
+
+    def orbit(self, x: torch.Tensor) -> torch.Tensor:
+        """Orbit embedding ``q(x)``: ``(..., d) -> (..., orbit_dim)``, invariant: ``q(g x) = q(x)``."""
+        raise NotImplementedError
+
+    def origin(self, q: torch.Tensor) -> torch.Tensor:
+        """The origin ``o_q`` of the orbit with embedding ``q``: ``(..., orbit_dim) -> (..., d)``."""
+        raise NotImplementedError
+
+    def section(self, x: torch.Tensor) -> torch.Tensor:
+        """A group element ``u (..., *G)`` with ``u o_{q(x)} = x``."""
+        raise NotImplementedError
+
+    def _stabilizer_identity(self, x, n, gen):
+        return self.group.identity(x.shape[:-1] + (n,), dtype=x.dtype, device=x.device)
+
+    def sample_stabilizer(self, x: torch.Tensor, n: int, seed: Seed = None) -> torch.Tensor:
+        """``n`` Haar samples of the stabilizer ``H_q`` of ``o_{q(x)}``: ``(..., d) -> (..., n, *G)``."""
+        self.check_points(x)
+        _check_count(n)
+        return self._stabilizer_identity(x, n, make_generator(seed, x.device))
+
+    def lift(self, x: torch.Tensor, n: int = 1, seed: Seed = None):
+        """Algorithm 1 for the points: ``x (..., d) -> (u h_k (..., n, *G), q (..., orbit_dim))``.
+
+        Every returned element ``g`` satisfies ``g o_q = x``, and for a compact ``H_q`` the ``h_k``
+        are i.i.d. Haar samples of ``H_q``.
+        """
+        self.check_points(x)
+        u = self.section(x)
+        h = self.sample_stabilizer(x, n, seed)
+        ne = len(self.group.element_shape)
+        g = self.group.compose(u.unsqueeze(-ne - 1), h)
+        return g, self.orbit(x)
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(self.__dict__.items()))))
+
+
+def _check_count(n):
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of stabilizer samples must be a positive int, got {n!r}")
+
+
+def _uniform_angles(shape, gen, x):
+    u = torch.rand(shape, generator=gen, dtype=x.dtype, device=x.device)
+    return (2 * u - 1) * math.pi
+
+
+class TranslationAction(LieAction):
+    """``T(k)`` translating the first ``k`` coordinates of ``R^d``; ``q = x[k:]``, ``H = {e}``."""
+
+    def __init__(self, k: int = 2, d: Optional[int] = None):
+        d = k if d is None else d
+        if isinstance(k, bool) or not isinstance(k, int) or not isinstance(d, int) or not 1 <= k <= d:
+            raise ValueError(f"TranslationAction: need integers 1 <= k <= d, got k={k!r}, d={d!r}")
+        self.k, self.dim = k, d
+        self.orbit_dim = d - k
+
+    @property
+    def group(self):
+        return T(self.k)
+
+    @property
+    def name(self):
+        return f"T({self.k}) on R^{self.dim}"
+
+    def act(self, g, x):
+        self.group.check(g)
+        self.check_points(x)
+        return torch.cat([x[..., : self.k] + g, x[..., self.k:].expand(g.shape[:-1] + (self.orbit_dim,))], dim=-1)
+
+    def orbit(self, x):
+        return self.check_points(x)[..., self.k:]
+
+    def origin(self, q):
+        z = torch.zeros(q.shape[:-1] + (self.k,), dtype=q.dtype, device=q.device)
+        return torch.cat([z, q], dim=-1)
+
+    def section(self, x):
+        return self.check_points(x)[..., : self.k].clone()
+
+    def __repr__(self):
+        return f"TranslationAction(k={self.k}, d={self.dim})"
+
+
+class SO2Action(LieAction):
+    """Rotations of ``R^2`` about 0: ``q = ||x||``, ``o_q = (r, 0)``, ``u = R(atan2(x2, x1))``.
+
+    ``H_q`` is trivial for ``r > 0`` and all of ``SO(2)`` at the fixed point ``x = 0``.
+    """
+
+    group = SO2
+    dim = 2
+    orbit_dim = 1
+    stabilizer_name = "{e} (SO(2) at x = 0)"
+    name = "SO(2) on R^2"
+
+    def orbit(self, x):
+        return torch.linalg.vector_norm(self.check_points(x), dim=-1, keepdim=True)
+
+    def origin(self, q):
+        return torch.cat([q, torch.zeros_like(q)], dim=-1)
+
+    def section(self, x):
+        self.check_points(x)
+        return SO2.from_angle(torch.atan2(x[..., 1], x[..., 0]))
+
+    def sample_stabilizer(self, x, n, seed=None):
+        self.check_points(x)
+        _check_count(n)
+        t = _uniform_angles(x.shape[:-1] + (n,), make_generator(seed, x.device), x)
+        at_origin = (x == 0).all(-1, keepdim=True)
+        return SO2.from_angle(torch.where(at_origin, t, torch.zeros_like(t)))
+
+
+class SO3Action(LieAction):
+    """Rotations of ``R^3``: ``q = ||x||``, ``o_q = r e_z``, ``u = Z(alpha) Y(beta)`` (the sphere's section),
+    ``H_q = {Z(t)}`` with ``t ~ U(-pi, pi)``; at ``x = 0``, ``H`` is all of ``SO(3)``.
+
+    ``u`` is the library's sphere section ``Z(alpha) Y(beta)`` of ``x / ||x||``, extended to the poles
+    by ``alpha = 0`` (any ``u`` with ``u o_q = x`` is a valid lift).
+    """
+
+    group = SO3
+    dim = 3
+    orbit_dim = 1
+    stabilizer_name = "SO(2) = {Z(t)} (SO(3) at x = 0)"
+    name = "SO(3) on R^3"
+
+    def orbit(self, x):
+        return torch.linalg.vector_norm(self.check_points(x), dim=-1, keepdim=True)
+
+    def origin(self, q):
+        z = torch.zeros_like(q)
+        return torch.cat([z, z, q], dim=-1)
+
+    def section(self, x):
+        self.check_points(x)
+        alpha = torch.atan2(x[..., 1], x[..., 0])
+        beta = torch.atan2(torch.linalg.vector_norm(x[..., :2], dim=-1), x[..., 2])
+        return rot_z(alpha) @ rot_y(beta)
+
+    def sample_stabilizer(self, x, n, seed=None):
+        self.check_points(x)
+        _check_count(n)
+        gen = make_generator(seed, x.device)
+        shape = x.shape[:-1] + (n,)
+        about_z = rot_z(_uniform_angles(shape, gen, x))
+        full = SO3.sample(shape, seed=gen, dtype=x.dtype, device=x.device)
+        at_origin = (x == 0).all(-1)[..., None, None, None]
+        return torch.where(at_origin, full, about_z)
+
+
+class SE2Action(LieAction):
+    """``SE(2)`` on ``R^2`` (transitive): no orbit embedding, ``o = 0``, ``u`` = translation by ``x``,
+    ``H`` = rotations about 0, sampled Haar-uniformly."""
+
+    group = SE2
+    dim = 2
+    orbit_dim = 0
+    stabilizer_name = "SO(2)"
+    name = "SE(2) on R^2"
+
+    def orbit(self, x):
+        return self.check_points(x)[..., :0]
+
+    def origin(self, q):
+        return torch.zeros(q.shape[:-1] + (2,), dtype=q.dtype, device=q.device)
+
+    def section(self, x):
+        self.check_points(x)
+        eye = torch.eye(2, dtype=x.dtype, device=x.device).expand(x.shape[:-1] + (2, 2))
+        return SE2.from_parts(eye, x)
+
+    def _rotations(self, t):
+        return SE2.from_parts(SO2.from_angle(t), torch.zeros(t.shape + (2,), dtype=t.dtype, device=t.device))
+
+    def sample_stabilizer(self, x, n, seed=None):
+        self.check_points(x)
+        _check_count(n)
+        return self._rotations(_uniform_angles(x.shape[:-1] + (n,), make_generator(seed, x.device), x))
+
+    def frame_stabilizer(self, x: torch.Tensor, center: torch.Tensor, n: int, offset: float = 0.0) -> torch.Tensor:
+        r"""A deterministic, *equivariant* quadrature of ``H``: rotations by ``angle(x - c) + offset + 2 pi k / n``.
+
+        If the points and the reference point ``c`` (e.g. the centroid, ``(..., 2)`` broadcasting
+        against ``x``) are moved by ``w = (R, t)``, the lifted elements ``u h_k`` move to ``w u h_k``
+        exactly, so a LieConv network's output is exactly invariant; with a random ``offset ~ U(0, 2 pi)``
+        each sample is marginally Haar-distributed.
+        """
+        self.check_points(x)
+        _check_count(n)
+        rel = x - center
+        base = torch.atan2(rel[..., 1], rel[..., 0])
+        k = torch.arange(n, dtype=x.dtype, device=x.device) * (2 * math.pi / n) + offset
+        return self._rotations(base.unsqueeze(-1) + k)
+
+
+class SE3Action(LieAction):
+    """``SE(3)`` on ``R^3`` (transitive): ``o = 0``, ``u`` = translation by ``x``, ``H = SO(3)`` (Haar)."""
+
+    group = SE3
+    dim = 3
+    orbit_dim = 0
+    stabilizer_name = "SO(3)"
+    name = "SE(3) on R^3"
+
+    def orbit(self, x):
+        return self.check_points(x)[..., :0]
+
+    def origin(self, q):
+        return torch.zeros(q.shape[:-1] + (3,), dtype=q.dtype, device=q.device)
+
+    def section(self, x):
+        self.check_points(x)
+        eye = torch.eye(3, dtype=x.dtype, device=x.device).expand(x.shape[:-1] + (3, 3))
+        return SE3.from_parts(eye, x)
+
+    def sample_stabilizer(self, x, n, seed=None):
+        self.check_points(x)
+        _check_count(n)
+        r = SO3.sample(x.shape[:-1] + (n,), seed=make_generator(seed, x.device), dtype=x.dtype, device=x.device)
+        return SE3.from_parts(r, torch.zeros(r.shape[:-2] + (3,), dtype=x.dtype, device=x.device))
+
+
+class RxSO2Action(LieAction):
+    """Scalings and rotations of ``R^2 \\ {0}`` (transitive there): ``o = (1, 0)``,
+    ``u = [[x1, -x2], [x2, x1]]``, ``H = {e}``. The origin ``x = 0`` is a fixed point and is rejected."""
+
+    group = RxSO2
+    dim = 2
+    orbit_dim = 0
+    name = "R*xSO(2) on R^2 minus 0"
+
+    def check_points(self, x, name="x"):
+        super().check_points(x, name)
+        if x.numel() and bool((x == 0).all(-1).any()):
+            raise ValueError(f"{self.name}: {name} contains the point 0, which no element maps the origin (1, 0) to")
+        return x
+
+    def orbit(self, x):
+        return self.check_points(x)[..., :0]
+
+    def origin(self, q):
+        o = torch.zeros(q.shape[:-1] + (2,), dtype=q.dtype, device=q.device)
+        o[..., 0] = 1
+        return o
+
+    def section(self, x):
+        self.check_points(x)
+        return RxSO2.from_complex(x[..., 0], x[..., 1])
+
+
+class TrivialAction(LieAction):
+    """``{e}`` on ``R^d``: every point is its own orbit, ``q = x``, ``o_q = x``."""
+
+    orbit_dim = 0
+
+    def __init__(self, d: int = 2):
+        self.dim = d
+        self.orbit_dim = d
+
+    @property
+    def group(self):
+        return TrivialGroup(self.dim)
+
+    @property
+    def name(self):
+        return f"{{e}} on R^{self.dim}"
+
+    def orbit(self, x):
+        return self.check_points(x).clone()
+
+    def origin(self, q):
+        return q.clone()
+
+    def section(self, x):
+        return self.group.identity(self.check_points(x).shape[:-1], dtype=x.dtype, device=x.device)
+
+    def __repr__(self):
+        return f"TrivialAction(d={self.dim})"
+
+
+def lie_action(name: str, d: int = 2) -> LieAction:
+    """An action by name: ``"T2"``/``"T(2)"``, ``"T3"``, ``"SO2"``, ``"SO3"``, ``"SE2"``, ``"SE3"``, ``"RxSO2"``,
+    ``"Trivial"`` (on ``R^d``)."""
+    key = name.replace("(", "").replace(")", "").replace("*", "").replace(" ", "").upper()
+    table = {
+        "SO2": SO2Action, "SO3": SO3Action, "SE2": SE2Action, "SE3": SE3Action, "RXSO2": RxSO2Action,
+    }
+    if key in table:
+        return table[key]()
+    if key.startswith("T") and key[1:].isdigit():
+        return TranslationAction(int(key[1:]), max(int(key[1:]), d))
+    if key in ("TRIVIAL", "E", "{E}"):
+        return TrivialAction(d)
+    raise ValueError(f"lie_action: unknown group {name!r}; expected one of T<k>, SO2, SO3, SE2, SE3, RxSO2, Trivial")
