@@ -72,18 +72,26 @@ class HamiltonianLieConv(nn.Module):
         ``TrivialAction(2)``).
     n_features : int
         Per-particle features (e.g. 2 for mass and spring constant).
-    channels, num_layers, nbhd : network size; further keyword arguments go to :class:`LieConv`.
-    n_lift : int
+    channels, num_layers : network size; further keyword arguments go to :class:`LieConv`.
+    nbhd : int or None
+        ``None`` (default): every particle is in every neighbourhood, so ``V_theta`` is a smooth
+        function of the positions (a k-nearest or radius neighbourhood would switch members along a
+        rollout and make ``V_theta`` discontinuous, which RK4 turns into drift).
+    n_lift : int or None
         Stabilizer samples per particle. For SE(2) they are the deterministic, equivariant
-        quadrature (``stabilizer="frame"``), so that ``V_theta`` is *exactly* invariant and the
-        dynamics deterministic; for other actions the stabilizer is trivial (away from fixed points).
+        quadrature (``stabilizer="frame"``: rotations by ``angle(x_i - centroid) + 2 pi k / K``), so
+        that ``V_theta`` is *exactly* invariant and the dynamics deterministic; ``None`` means 2 for
+        SE(2) (the frame angle is singular where a particle passes the centroid; averaging over two
+        opposite frames makes ``V_theta`` depend on it much less, which keeps RK4 accurate there) and
+        1 otherwise (the stabilizer is trivial away from fixed points).
     """
 
     def __init__(self, action: LieAction, n_features: int = 2, channels: int = 32, num_layers: int = 2,
-                 nbhd: int = 16, n_lift: int = 1, **conv_kwargs):
+                 nbhd: Optional[int] = None, n_lift: Optional[int] = None, **conv_kwargs):
         super().__init__()
-        lift_kwargs = {"n_samples": n_lift}
-        if isinstance(action, SE2Action):
+        se2 = isinstance(action, SE2Action)
+        lift_kwargs = {"n_samples": (2 if se2 else 1) if n_lift is None else n_lift}
+        if se2:
             lift_kwargs["stabilizer"] = "frame"
         self.action = action
         self.potential_net = LieResNet(action, n_features, 1, channels=channels, num_layers=num_layers,

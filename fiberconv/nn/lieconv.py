@@ -5,9 +5,12 @@ The layer computes, for every (query) element ``u_i``,
 .. math::
 
     h_i = \frac{1}{n_i} \sum_{j \in \mathrm{nbhd}(i)} k_\theta(a_{ij}) f_j, \qquad
-    a_{ij} = [\log(u_i^{-1} u_j),\ q_i,\ q_j],
+    a_{ij} = [e(u_i^{-1} u_j),\ q_i,\ q_j],
 
-with the neighbourhood ``nbhd(i)``: the ``nbhd`` nearest valid elements in the distance
+with ``e`` a smooth embedding of the group element (:func:`~fiberconv.spaces.lie_groups.embed_log`,
+e.g. ``(t, cos w, sin w)`` for SE(2)) by default, or the paper's ``log(u_i^{-1} u_j)``
+(``pair_input="log"``), which jumps at the cut locus ``|w| = pi`` of a rotation part;
+and the neighbourhood ``nbhd(i)``: the ``nbhd`` nearest valid elements in the distance
 ``d_ij^2 = ||log(u_i^{-1} u_j)||^2 + alpha ||q_i - q_j||^2`` that also satisfy ``d_ij <= radius``
 (``n_i`` counts them). ``d`` is left-invariant, ``d(w u, w v) = d(u, v)``, so the layer is
 equivariant: moving every element ``u -> w u`` leaves its output unchanged at each element.
@@ -31,7 +34,7 @@ import torch
 from torch import nn
 
 from ..spaces.groups import Seed
-from ..spaces.lie_groups import LieAction
+from ..spaces.lie_groups import LieAction, embed_log, embedding_dim
 from .lieconv_lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, subsample
 
 __all__ = ["Swish", "KernelMLP", "LieConv", "PointwiseLinear", "CloudSwish", "CloudLayerNorm", "BottleBlock", "GlobalPool", "LieResNet"]
@@ -67,8 +70,9 @@ class LieConv(nn.Module):
         The group and its action (it fixes ``P = algebra_dim + 2 orbit_dim``).
     c_in, c_out : int
         Channels.
-    nbhd : int
-        Maximal neighbourhood size ``k`` (the nearest elements).
+    nbhd : int or None
+        Maximal neighbourhood size ``k`` (the nearest elements); ``None``: every element (no
+        locality, so no neighbourhood membership can change as the points move).
     radius : float
         Neighbours farther than this (in ``d``) are dropped. Stored as a buffer; never changed by
         the layer (``inf``: only ``nbhd`` limits the neighbourhood).
@@ -76,27 +80,38 @@ class LieConv(nn.Module):
         Weight of the orbit distance ``alpha ||q_i - q_j||^2`` (a buffer).
     c_mid, hidden : int
         Width of ``m_theta``'s output and hidden layers.
+    pair_input : str
+        What ``m_theta`` sees of ``u_i^{-1} u_j``: ``"embed"`` (default) a smooth embedding of the
+        element (:func:`~fiberconv.spaces.lie_groups.embed_log`: e.g. ``(t, cos w, sin w)`` for SE(2)),
+        continuous across the cut locus of ``log``; ``"log"`` the paper's raw ``log(u_i^{-1} u_j)``,
+        which jumps where a relative angle crosses ``pi``. Either is exactly equivariant.
     ds_frac : float
         If ``< 1``, outputs only at ``ceil(ds_frac M_b)`` query elements per cloud (``M_b`` its valid
         elements), chosen by farthest-point subsampling in ``d``.
     """
 
-    def __init__(self, action: LieAction, c_in: int, c_out: int, nbhd: int = 32, radius: float = math.inf,
-                 alpha: float = 0.2, c_mid: int = 16, hidden: int = 32, ds_frac: float = 1.0):
+    def __init__(self, action: LieAction, c_in: int, c_out: int, nbhd: Optional[int] = 32, radius: float = math.inf,
+                 alpha: float = 0.2, c_mid: int = 16, hidden: int = 32, ds_frac: float = 1.0,
+                 pair_input: str = "embed"):
         super().__init__()
         if not isinstance(action, LieAction):
             raise TypeError(f"LieConv: expected a LieAction, got {type(action).__name__}")
-        if nbhd < 1 or not (0 < ds_frac <= 1):
+        if (nbhd is not None and nbhd < 1) or not (0 < ds_frac <= 1):
             raise ValueError(f"LieConv: need nbhd >= 1 and 0 < ds_frac <= 1, got nbhd={nbhd}, ds_frac={ds_frac}")
+        if pair_input not in ("embed", "log"):
+            raise ValueError(f"LieConv: pair_input must be 'embed' or 'log', got {pair_input!r}")
         self.action, self.c_in, self.c_out, self.nbhd, self.ds_frac = action, c_in, c_out, nbhd, ds_frac
+        self.pair_input = pair_input
         self.register_buffer("radius", torch.tensor(float(radius)))
         self.register_buffer("alpha", torch.tensor(float(alpha)))
-        self.kernel = KernelMLP(action.group.algebra_dim + 2 * action.orbit_dim, c_mid, hidden)
+        pair_dim = embedding_dim(action.group) if pair_input == "embed" else action.group.algebra_dim
+        self.kernel = KernelMLP(pair_dim + 2 * action.orbit_dim, c_mid, hidden)
         self.linear = nn.Linear(c_mid * c_in, c_out)
 
     def extra_repr(self):
         return (f"{self.action.name}, {self.c_in} -> {self.c_out}, nbhd={self.nbhd}, "
-                f"radius={float(self.radius):g}, alpha={float(self.alpha):g}, ds_frac={self.ds_frac}")
+                f"radius={float(self.radius):g}, alpha={float(self.alpha):g}, ds_frac={self.ds_frac}, "
+                f"pair_input={self.pair_input}")
 
     def distance2(self, cloud: LiftedCloud) -> torch.Tensor:
         """``d_ij^2 = ||a_ij||^2 + alpha ||q_i - q_j||^2``: ``(B, M, M)``."""
@@ -126,13 +141,15 @@ class LieConv(nn.Module):
             d2 = _gather_rows(d2, query[0])  # (B, Mq, M)
         B, Mq, M = d2.shape
         d2 = d2.masked_fill(~cloud.mask.unsqueeze(1), math.inf)
-        k = min(self.nbhd, M)
+        k = M if self.nbhd is None else min(self.nbhd, M)
         nd2, nidx = torch.topk(d2, k, dim=-1, largest=False)  # (B, Mq, k)
         r2 = self.radius.to(nd2.dtype) ** 2
         nb_mask = torch.isfinite(nd2) & (nd2 <= r2) & out_cloud.mask.unsqueeze(-1)
         # pair embeddings a_ij for the chosen neighbours
         rows = cloud.a if query is None else _gather_rows(cloud.a, query[0])  # (B, Mq, M, A)
         a = torch.gather(rows, 2, nidx.unsqueeze(-1).expand(B, Mq, k, rows.shape[-1]))
+        if self.pair_input == "embed":
+            a = embed_log(self.action.group, a)
         qi = out_cloud.q.unsqueeze(2).expand(B, Mq, k, out_cloud.q.shape[-1])
         qj = _gather_rows(cloud.q, nidx)
         kern = self.kernel(torch.cat([a, qi, qj], dim=-1))  # (B, Mq, k, c_mid)

@@ -30,6 +30,7 @@ import torch
 
 __all__ = [
     "Group",
+    "RigidMotionGroup",
     "SO2",
     "SO3",
     "SE3",
@@ -366,33 +367,37 @@ class _T3(Group):
         return scale * torch.randn(_batch(batch_shape) + (3,), generator=gen, dtype=_float_dtype(dtype), device=device)
 
 
-class _SE3(Group):
-    """SE(3) = R^3 x| SO(3) as ``(..., 4, 4)`` homogeneous matrices; algebra ``(v, w)`` in ``R^6``."""
+class RigidMotionGroup(Group):
+    """Base class for ``SE(d) = R^d x| SO(d)`` as ``(..., d+1, d+1)`` homogeneous matrices ``[[R, t], [0, 1]]``.
 
-    name = "SE(3)"
-    element_shape = (4, 4)
-    algebra_dim = 6
-    space_dim = 3
+    Shares the matrix bookkeeping (``from_parts``, ``rotation``, ``translation``, ``identity``,
+    ``compose``, ``inverse``, ``act``); subclasses set ``space_dim = d`` and ``element_shape`` and
+    provide ``exp``, ``log`` and ``sample``.
+    """
 
     def from_parts(self, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
-        """``(..., 3, 3), (..., 3) -> (..., 4, 4)`` the map ``x -> R x + t``."""
-        _check_tail("rotation", rotation, (3, 3), "SO(3) matrices")
-        _check_tail("translation", translation, (3,), "translations")
+        """``(..., d, d), (..., d) -> (..., d+1, d+1)`` the map ``x -> R x + t``."""
+        d = self.space_dim
+        _check_tail("rotation", rotation, (d, d), f"SO({d}) matrices")
+        _check_tail("translation", translation, (d,), "translations")
         batch = torch.broadcast_shapes(rotation.shape[:-2], translation.shape[:-1])
-        top = torch.cat([rotation.expand(batch + (3, 3)), translation.expand(batch + (3,)).unsqueeze(-1)], dim=-1)
-        bottom = torch.zeros(batch + (1, 4), dtype=rotation.dtype, device=rotation.device)
-        bottom[..., 0, 3] = 1
+        top = torch.cat([rotation.expand(batch + (d, d)), translation.expand(batch + (d,)).unsqueeze(-1)], dim=-1)
+        bottom = torch.zeros(batch + (1, d + 1), dtype=rotation.dtype, device=rotation.device)
+        bottom[..., 0, d] = 1
         return torch.cat([top, bottom], dim=-2)
 
     def rotation(self, g):
-        return self.check(g)[..., :3, :3]
+        d = self.space_dim
+        return self.check(g)[..., :d, :d]
 
     def translation(self, g):
-        return self.check(g)[..., :3, 3]
+        d = self.space_dim
+        return self.check(g)[..., :d, d]
 
     def identity(self, batch_shape=(), dtype=None, device=None):
-        eye = torch.eye(4, dtype=_float_dtype(dtype), device=device)
-        return eye.expand(_batch(batch_shape) + (4, 4)).clone()
+        n = self.space_dim + 1
+        eye = torch.eye(n, dtype=_float_dtype(dtype), device=device)
+        return eye.expand(_batch(batch_shape) + (n, n)).clone()
 
     def compose(self, a, b):
         return self.check(a, "a") @ self.check(b, "b")
@@ -403,8 +408,18 @@ class _SE3(Group):
         return self.from_parts(rt, -(rt @ t.unsqueeze(-1)).squeeze(-1))
 
     def act(self, g, x):
-        _check_tail("x", x, (3,), "points of R^3")
+        d = self.space_dim
+        _check_tail("x", x, (d,), f"points of R^{d}")
         return (self.rotation(g) @ x.unsqueeze(-1)).squeeze(-1) + self.translation(g)
+
+
+class _SE3(RigidMotionGroup):
+    """SE(3) = R^3 x| SO(3) as ``(..., 4, 4)`` homogeneous matrices; algebra ``(v, w)`` in ``R^6``."""
+
+    name = "SE(3)"
+    element_shape = (4, 4)
+    algebra_dim = 6
+    space_dim = 3
 
     @staticmethod
     def _left_jacobian_coeffs(theta2: torch.Tensor):

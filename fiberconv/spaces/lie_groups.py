@@ -42,12 +42,12 @@ from typing import Optional
 
 import torch
 
-from .groups import SE3, SO2, SO3, T3, Group, Seed, _batch, _check_tail, _float_dtype, make_generator, rot_y, rot_z
+from .groups import SE3, SO2, SO3, T3, Group, RigidMotionGroup, Seed, _batch, _check_tail, _float_dtype, make_generator, rot_y, rot_z
 
 __all__ = [
     "TranslationGroup", "T", "SE2", "RxSO2", "TrivialGroup",
     "LieAction", "TranslationAction", "SO2Action", "SO3Action", "SE2Action", "SE3Action",
-    "RxSO2Action", "TrivialAction", "lie_action",
+    "RxSO2Action", "TrivialAction", "lie_action", "embed_log", "embedding_dim",
 ]
 
 
@@ -115,9 +115,11 @@ def T(d: int) -> Group:
     return T3 if d == 3 else TranslationGroup(d)
 
 
-class _SE2(Group):
+class _SE2(RigidMotionGroup):
     r"""``SE(2) = R^2 x| SO(2)`` as ``(..., 3, 3)`` homogeneous matrices; algebra ``(v1, v2, w)``.
 
+    The matrix bookkeeping (``from_parts``, ``rotation``, ``translation``, ``identity``, ``compose``,
+    ``inverse``, ``act``) is :class:`~fiberconv.spaces.groups.RigidMotionGroup`'s, shared with ``SE3``.
     ``exp(v, w) = (R(w), V(w) v)`` with ``V(w) = A I + B J``, ``A = sin w / w``, ``B = (1 - cos w)/w``,
     ``J`` the rotation by ``pi/2``; ``V(w)^{-1} = (w/2) cot(w/2) I - (w/2) J`` is finite for all
     ``|w| <= pi``, so ``log`` is closed-form up to and including the cut locus ``w = pi``.
@@ -127,37 +129,6 @@ class _SE2(Group):
     element_shape = (3, 3)
     algebra_dim = 3
     space_dim = 2
-
-    def from_parts(self, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
-        """``(..., 2, 2), (..., 2) -> (..., 3, 3)`` the map ``x -> R x + t``."""
-        _check_tail("rotation", rotation, (2, 2), "SO(2) matrices")
-        _check_tail("translation", translation, (2,), "translations")
-        batch = torch.broadcast_shapes(rotation.shape[:-2], translation.shape[:-1])
-        top = torch.cat([rotation.expand(batch + (2, 2)), translation.expand(batch + (2,)).unsqueeze(-1)], dim=-1)
-        bottom = torch.zeros(batch + (1, 3), dtype=rotation.dtype, device=rotation.device)
-        bottom[..., 0, 2] = 1
-        return torch.cat([top, bottom], dim=-2)
-
-    def rotation(self, g):
-        return self.check(g)[..., :2, :2]
-
-    def translation(self, g):
-        return self.check(g)[..., :2, 2]
-
-    def identity(self, batch_shape=(), dtype=None, device=None):
-        eye = torch.eye(3, dtype=_float_dtype(dtype), device=device)
-        return eye.expand(_batch(batch_shape) + (3, 3)).clone()
-
-    def compose(self, a, b):
-        return self.check(a, "a") @ self.check(b, "b")
-
-    def inverse(self, g):
-        rt = self.rotation(g).transpose(-1, -2)
-        return self.from_parts(rt, -(rt @ self.translation(g).unsqueeze(-1)).squeeze(-1))
-
-    def act(self, g, x):
-        _check_tail("x", x, (2,), "points of R^2")
-        return (self.rotation(g) @ x.unsqueeze(-1)).squeeze(-1) + self.translation(g)
 
     def exp(self, v):
         _check_tail("v", v, (3,), "se(2) vectors (v1, v2, w)")
@@ -293,19 +264,43 @@ SE2 = _SE2()
 RxSO2 = _RxSO2()
 
 
+def embedding_dim(group: Group) -> int:
+    """Length of :func:`embed_log`'s output for ``group``."""
+    return {"SO(2)": 2, "SE(2)": 4, "R*xSO(2)": 3, "SO(3)": 9, "SE(3)": 12}.get(group.name, group.algebra_dim)
+
+
+def embed_log(group: Group, a: torch.Tensor) -> torch.Tensor:
+    r"""A smooth embedding of ``g = exp(a)``, from its logarithm ``a (..., algebra_dim)``.
+
+    ``log`` jumps at the cut locus of a rotation part (``w -> -w`` at ``|w| = pi``; SE(2)'s translational
+    part jumps with it), so an MLP on ``a`` is discontinuous in ``g``. This depends on ``g`` only, smoothly:
+    T(d), {e}: ``a``; SO(2): ``(cos w, sin w)``; SE(2): ``(t1, t2, cos w, sin w)`` with ``t = V(w) v`` the
+    translation of ``g``; R*xSO(2): ``(s, cos w, sin w)``; SO(3): the 9 matrix entries; SE(3): ``[R | t]``.
+    """
+    name = group.name
+    if name == "SO(2)":
+        return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)
+    if name == "SE(2)":
+        w = a[..., 2]
+        ca, cb = _sinc_terms(w)
+        t1 = ca * a[..., 0] - cb * a[..., 1]
+        t2 = cb * a[..., 0] + ca * a[..., 1]
+        return torch.stack([t1, t2, torch.cos(w), torch.sin(w)], dim=-1)
+    if name == "R*xSO(2)":
+        return torch.stack([a[..., 0], torch.cos(a[..., 1]), torch.sin(a[..., 1])], dim=-1)
+    if name == "SO(3)":
+        return SO3.exp(a).flatten(-2)
+    if name == "SE(3)":
+        return SE3.exp(a)[..., :3, :].flatten(-2)
+    return a
+
+
 # ------------------------------------------------------------------------------------------------
 # Actions on R^d
 # ------------------------------------------------------------------------------------------------
 class LieAction:
-    """A Lie group ``G`` acting on ``R^d``, with orbit embedding, orbit origins, section and stabilizers.
-
-    Attributes
-    ----------
-    group : Group
-    dim : int, ``d``
-    orbit_dim : int, length of the orbit embedding ``q``
-    stabilizer_name : str, the generic stabilizer ``H_q`` in words
-    """
+    """``G`` acting on ``R^d`` (``dim``), with orbit embedding (``orbit_dim`` long), origins, section and
+    stabilizers (``stabilizer_name``: the generic ``H_q`` in words)."""
 
     group: Group
     dim: int
@@ -374,8 +369,7 @@ def _check_count(n):
 
 
 def _uniform_angles(shape, gen, x):
-    u = torch.rand(shape, generator=gen, dtype=x.dtype, device=x.device)
-    return (2 * u - 1) * math.pi
+    return (2 * torch.rand(shape, generator=gen, dtype=x.dtype, device=x.device) - 1) * math.pi
 
 
 class TranslationAction(LieAction):
@@ -483,34 +477,40 @@ class SO3Action(LieAction):
         return torch.where(at_origin, full, about_z)
 
 
-class SE2Action(LieAction):
-    """``SE(2)`` on ``R^2`` (transitive): no orbit embedding, ``o = 0``, ``u`` = translation by ``x``,
-    ``H`` = rotations about 0, sampled Haar-uniformly."""
+class _RigidMotionAction(LieAction):
+    """``SE(d)`` on ``R^d`` (transitive): no orbit embedding, ``o = 0``, ``u`` = translation by ``x``,
+    ``H`` = rotations about 0 (Haar samples from ``_rotation_samples``)."""
 
-    group = SE2
-    dim = 2
     orbit_dim = 0
-    stabilizer_name = "SO(2)"
-    name = "SE(2) on R^2"
 
     def orbit(self, x):
         return self.check_points(x)[..., :0]
 
     def origin(self, q):
-        return torch.zeros(q.shape[:-1] + (2,), dtype=q.dtype, device=q.device)
+        return torch.zeros(q.shape[:-1] + (self.dim,), dtype=q.dtype, device=q.device)
 
     def section(self, x):
         self.check_points(x)
-        eye = torch.eye(2, dtype=x.dtype, device=x.device).expand(x.shape[:-1] + (2, 2))
-        return SE2.from_parts(eye, x)
-
-    def _rotations(self, t):
-        return SE2.from_parts(SO2.from_angle(t), torch.zeros(t.shape + (2,), dtype=t.dtype, device=t.device))
+        eye = torch.eye(self.dim, dtype=x.dtype, device=x.device).expand(x.shape[:-1] + (self.dim, self.dim))
+        return self.group.from_parts(eye, x)
 
     def sample_stabilizer(self, x, n, seed=None):
         self.check_points(x)
         _check_count(n)
-        return self._rotations(_uniform_angles(x.shape[:-1] + (n,), make_generator(seed, x.device), x))
+        r = self._rotation_samples(x.shape[:-1] + (n,), make_generator(seed, x.device), x)
+        return self.group.from_parts(r, torch.zeros(r.shape[:-2] + (self.dim,), dtype=x.dtype, device=x.device))
+
+
+class SE2Action(_RigidMotionAction):
+    """``SE(2)`` on ``R^2``; ``H`` = rotations about 0, Haar-uniform or the equivariant frame quadrature."""
+
+    group = SE2
+    dim = 2
+    stabilizer_name = "SO(2)"
+    name = "SE(2) on R^2"
+
+    def _rotation_samples(self, shape, gen, x):
+        return SO2.from_angle(_uniform_angles(shape, gen, x))
 
     def frame_stabilizer(self, x: torch.Tensor, center: torch.Tensor, n: int, offset: float = 0.0) -> torch.Tensor:
         r"""A deterministic, *equivariant* quadrature of ``H``: rotations by ``angle(x - c) + offset + 2 pi k / n``.
@@ -524,35 +524,20 @@ class SE2Action(LieAction):
         _check_count(n)
         rel = x - center
         base = torch.atan2(rel[..., 1], rel[..., 0])
-        k = torch.arange(n, dtype=x.dtype, device=x.device) * (2 * math.pi / n) + offset
-        return self._rotations(base.unsqueeze(-1) + k)
+        t = base.unsqueeze(-1) + torch.arange(n, dtype=x.dtype, device=x.device) * (2 * math.pi / n) + offset
+        return SE2.from_parts(SO2.from_angle(t), torch.zeros(t.shape + (2,), dtype=t.dtype, device=t.device))
 
 
-class SE3Action(LieAction):
-    """``SE(3)`` on ``R^3`` (transitive): ``o = 0``, ``u`` = translation by ``x``, ``H = SO(3)`` (Haar)."""
+class SE3Action(_RigidMotionAction):
+    """``SE(3)`` on ``R^3``; ``H = SO(3)`` (Haar)."""
 
     group = SE3
     dim = 3
-    orbit_dim = 0
     stabilizer_name = "SO(3)"
     name = "SE(3) on R^3"
 
-    def orbit(self, x):
-        return self.check_points(x)[..., :0]
-
-    def origin(self, q):
-        return torch.zeros(q.shape[:-1] + (3,), dtype=q.dtype, device=q.device)
-
-    def section(self, x):
-        self.check_points(x)
-        eye = torch.eye(3, dtype=x.dtype, device=x.device).expand(x.shape[:-1] + (3, 3))
-        return SE3.from_parts(eye, x)
-
-    def sample_stabilizer(self, x, n, seed=None):
-        self.check_points(x)
-        _check_count(n)
-        r = SO3.sample(x.shape[:-1] + (n,), seed=make_generator(seed, x.device), dtype=x.dtype, device=x.device)
-        return SE3.from_parts(r, torch.zeros(r.shape[:-2] + (3,), dtype=x.dtype, device=x.device))
+    def _rotation_samples(self, shape, gen, x):
+        return SO3.sample(shape, seed=gen, dtype=x.dtype, device=x.device)
 
 
 class RxSO2Action(LieAction):
