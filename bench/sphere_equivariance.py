@@ -45,7 +45,7 @@ def main():
                 f = bandlimited_field(ti, grid, args.lmax, batch=1)
                 errs.append(sum(check(conv, f, g) for g in rots) / len(rots))
             print(f"{nside:>5} {label:>14} " + " ".join(f"{e:>9.2e}" for e in errs)
-                  + f"  {conv.neighbours.shape[1]:>10} {time.perf_counter() - t0:>8.1f}", flush=True)
+                  + f"  {conv.n_neighbours:>10} {time.perf_counter() - t0:>8.1f}", flush=True)
 
 
 if __name__ == "__main__":

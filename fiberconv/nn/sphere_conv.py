@@ -17,13 +17,16 @@ combination, set by the weights ``theta``, of the *filter responses*
 
 Everything that depends only on the grid — neighbour indices, the relative points ``s(x)^{-1} y``
 (as ``alpha, beta``), the twist angles ``tau`` and the sampled filters ``psi`` — is computed once at
-construction and kept in (non-persistent) buffers. A forward pass is a gather, a rotation of the
-``m > 0`` components by ``m tau``, one batched matrix product with ``psi`` and one with the mixing
-matrix assembled from ``theta``. Memory is ``O(N_pix x neighbours)``.
+construction. The filters, with the twists folded in (``psi cos(m1 tau)``, ``psi sin(m1 tau)`` for every
+input frequency ``m1 > 0``), are kept as sparse CSR matrices with ``neighbours`` entries per row, so a
+forward pass is one sparse-dense product per input frequency and one dense product with the mixing
+matrix assembled from ``theta``. Memory is ``O(N_pix x neighbours)``; nothing of size
+``N_pix x neighbours x channels`` is ever formed.
 """
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Optional
 
 import torch
@@ -72,6 +75,33 @@ def twist_angles(bundle, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, ch
         along_phi = -sa * u[..., 0] + ca * u[..., 1]
         out.append((alpha, beta, torch.atan2(along_phi, along_theta)))
     return tuple(torch.cat(parts) for parts in zip(*out))
+
+
+class _SparseMatmul(torch.autograd.Function):
+    """``S @ X`` for a constant sparse ``S``; the backward uses ``S^T`` given as the same arrays in CSC form."""
+
+    @staticmethod
+    def forward(ctx, x, s, s_t):
+        ctx.s_t = s_t
+        return s @ x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.s_t @ grad.contiguous(), None, None
+
+
+def _filter_operator(columns: torch.Tensor, values: torch.Tensor, n_in: int):
+    """``(S, S^T)`` with ``S`` of shape ``(R, n_in)`` in CSR, ``K`` entries per row (``columns, values (R, K)``)
+    and ``S^T`` the same arrays read as CSC."""
+    rows, k = columns.shape
+    crow = torch.arange(0, rows * k + 1, k)
+    cols, vals = columns.reshape(-1), values.reshape(-1)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+        warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
+        s = torch.sparse_csr_tensor(crow, cols, vals, (rows, n_in), check_invariants=False)
+        s_t = torch.sparse_csc_tensor(crow, cols, vals, (n_in, rows), check_invariants=False)
+    return s, s_t
 
 
 class SphereConv(nn.Module):
@@ -140,19 +170,24 @@ class SphereConv(nn.Module):
                     self.filter_index[(j, m2, "s")] = len(filters)
                     filters.append(phi[..., j] * torch.sin(m2 * alpha))
         self.n_filters = len(filters)
-        self.register_buffer("neighbours", idx, persistent=False)
-        # float64 buffers (like all geometry here); `.float()` on the module converts them
-        self.register_buffer("psi", torch.stack(filters, dim=1), persistent=False)  # (N, F, K)
-        # input channel order for the twist: scalars, then (a, b) components per frequency m1 > 0
-        perm, self.twisted = [], []
+        psi = torch.stack(filters, dim=1)  # (N_out, F, K), float64
+        n_out, n_f, k = psi.shape
+        self.n_neighbours = k
+        columns = idx[:, None, :].expand(n_out, n_f, k).reshape(n_out * n_f, k)
+        # input channels in the "twisted order": scalars, then (all a, all b) components per m1 > 0
+        perm, self.groups = [], []
         if 0 in basis.in_groups:
-            perm += basis.in_groups[0].reshape(-1).tolist()
+            g0 = basis.in_groups[0].reshape(-1)
+            self.groups.append((0, g0.numel()))
+            perm += g0.tolist()
+            self._register_operator(0, columns, psi.reshape(-1, k))
         for m1, g in basis.in_groups.items():
             if m1 > 0:
-                start = len(perm)
+                self.groups.append((m1, g.shape[0]))
                 perm += g[:, 0].tolist() + g[:, 1].tolist()
-                self.twisted.append((m1, start, g.shape[0]))
-                self.register_buffer(f"twist_{m1}", torch.stack([torch.cos(m1 * tau), torch.sin(m1 * tau)]), persistent=False)
+                c, s = torch.cos(m1 * tau)[:, None], torch.sin(m1 * tau)[:, None]  # twist, folded into psi
+                values = torch.cat([(psi * c).reshape(-1, k), (psi * s).reshape(-1, k)])
+                self._register_operator(m1, torch.cat([columns, columns]), values)
         self.register_buffer("in_perm", torch.tensor(perm, dtype=torch.long), persistent=False)
         inv = torch.empty_like(self.in_perm)
         inv[self.in_perm] = torch.arange(len(perm))
@@ -174,6 +209,17 @@ class SphereConv(nn.Module):
             self.register_buffer(f"pattern_{i}", p, persistent=False)
 
     # -- forward ---------------------------------------------------------------------------------------
+    def _register_operator(self, m1: int, columns: torch.Tensor, values: torch.Tensor):
+        op, op_t = _filter_operator(columns, values, self.grid.npix)
+        self.register_buffer(f"op_{m1}", op, persistent=False)
+        self.register_buffer(f"op_t_{m1}", op_t, persistent=False)
+
+    def _apply_filters(self, m1: int, x: torch.Tensor) -> torch.Tensor:
+        op, op_t = getattr(self, f"op_{m1}"), getattr(self, f"op_t_{m1}")
+        if op.dtype != x.dtype or op.device != x.device:
+            op, op_t = op.to(dtype=x.dtype, device=x.device), op_t.to(dtype=x.dtype, device=x.device)
+        return _SparseMatmul.apply(x, op, op_t)
+
     def mixing_matrix(self, dtype=None) -> torch.Tensor:
         """``(C_out, F, C_in)`` in the twisted input order: output = ``sum_{f, c} M[o, f, c] T[f, c]``."""
         basis = self.basis
@@ -195,19 +241,20 @@ class SphereConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
-        B, C, N = x.shape
-        xt = x.permute(2, 0, 1)[:, :, self.in_perm]  # (N_in, B, C) in the twisted order
-        g = xt[self.neighbours]  # (N_out, K, B, C)
-        parts = [g[..., : self.twisted[0][1]]] if self.twisted else [g]
-        for m1, start, n in self.twisted:
-            cs = getattr(self, f"twist_{m1}").to(x.dtype)
-            c, s = cs[0][..., None, None], cs[1][..., None, None]
-            a, b = g[..., start : start + n], g[..., start + n : start + 2 * n]
-            parts += [c * a - s * b, s * a + c * b]
-        g = torch.cat(parts, dim=-1) if len(parts) > 1 else parts[0]
-        n_out, k = g.shape[:2]
-        t = torch.bmm(self.psi.to(x.dtype), g.reshape(n_out, k, B * C))  # (N_out, F, B*C)
-        t = t.view(n_out, self.n_filters, B, C).permute(2, 0, 1, 3).reshape(B * n_out, self.n_filters * C)
+        B, n_out, F = x.shape[0], self.out_grid.npix, self.n_filters
+        xt = x[:, self.in_perm].permute(2, 0, 1)  # (N_in, B, C) in the twisted order
+        responses, start = [], 0
+        for m1, n in self.groups:
+            if m1 == 0:
+                t = self._apply_filters(0, xt[..., start : start + n].reshape(-1, B * n))
+                responses.append(t.view(n_out, F, B, n))
+                start += n
+                continue
+            ab = xt[..., start : start + 2 * n].reshape(-1, B, 2, n).transpose(1, 2).reshape(-1, 2 * B * n)
+            p = self._apply_filters(m1, ab).view(2, n_out, F, 2, B, n)  # (cos|sin, x, f, a|b, batch, field)
+            responses += [p[0, :, :, 0] - p[1, :, :, 1], p[1, :, :, 0] + p[0, :, :, 1]]  # rho1(m1 tau) (a, b)
+            start += 2 * n
+        t = torch.cat(responses, dim=-1).permute(2, 0, 1, 3).reshape(B * n_out, F * self.in_type.dim)
         out = t @ self.mixing_matrix(x.dtype).reshape(self.out_type.dim, -1).T  # (B*N_out, C_out)
         out = out.view(B, n_out, -1).transpose(1, 2)
         if self.bias is not None:
@@ -228,4 +275,4 @@ class SphereConv(nn.Module):
     def extra_repr(self) -> str:
         return (f"{self.in_type} -> {self.out_type}, {self.grid!r} -> nside {self.out_grid.nside}, "
                 f"radius={self.radius:.4g}, n_rings={self.basis.n_rings}, filters={self.n_filters}, "
-                f"neighbours={self.neighbours.shape[1]}")
+                f"neighbours={self.n_neighbours}")
