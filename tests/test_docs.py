@@ -1,11 +1,12 @@
-"""Every guide in docs/ runs: its ```python blocks are executed in order, in one namespace per file."""
+"""Every guide in docs/ and the README's example run: their ```python blocks are executed in order, in
+one namespace per file."""
 import pathlib
 import re
 
 import pytest
 
-DOCS = sorted(p for p in (pathlib.Path(__file__).parent.parent / "docs").glob("*.md")
-              if "```python" in p.read_text(encoding="utf-8"))
+ROOT = pathlib.Path(__file__).parent.parent
+DOCS = sorted(p for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")] if "```python" in p.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
