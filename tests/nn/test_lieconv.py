@@ -15,13 +15,6 @@ from fiberconv.spaces.lie_groups import (
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: intra-op threads only add contention on a shared machine (10x slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 ACTIONS = [TranslationAction(2), SO2Action(), SE2Action(), RxSO2Action(), TrivialAction(2), SO3Action(), SE3Action(),
            TranslationAction(1, 3)]
 

@@ -13,15 +13,6 @@ from fiberconv.spaces.lie_groups import lie_action
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: intra-op threads only add contention on a shared machine (10x slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def spring_state(B=2, N=5, seed=0):
     g = torch.Generator().manual_seed(seed)
     q = 0.4 * torch.randn(B, N, 2, dtype=F64, generator=g)

@@ -12,14 +12,6 @@ F64 = torch.float64
 FT36 = r3_field_type((0, 4), (1, 4), (2, 4))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def rel(a, b):
     return float((a - b).detach().norm() / b.detach().norm())
 

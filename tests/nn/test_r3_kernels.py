@@ -1,6 +1,5 @@
 """The analytic R^3 kernel basis against the generic kernel-space machinery (K_C, K_D, kd_to_kc and
 the numerical null-space solvers)."""
-import math
 
 import pytest
 import torch
@@ -12,16 +11,6 @@ from fiberconv.spaces.harmonics import real_sph_harm_xyz
 
 PAIRS = [(li, lo) for li in range(3) for lo in range(3)]
 FULL = [0, 4, 4]  # J_max per shell: every J allowed off the origin
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is much faster on a shared machine (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 
 def one(l):
     return r3_field_type((l, 1))

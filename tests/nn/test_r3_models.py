@@ -7,21 +7,12 @@ from fiberconv.nn.nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantP
 from fiberconv.nn.r3_kernels import r3_field_type
 from fiberconv.nn.r3_models import R3GatedBlock, r3_classifier, r3_segmenter
 from fiberconv.nn.r3_pool import FieldAvgPool3d, NormMaxPool3d
-from fiberconv.spaces.groups import SO3
 from fiberconv.spaces.representations import SO3Irrep
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations
 
 F64 = torch.float64
 FT = r3_field_type((0, 2), (1, 2), (2, 1), (0, 1))
 ROTS = cube_rotations()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def rel(a, b):

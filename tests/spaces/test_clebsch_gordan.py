@@ -14,16 +14,6 @@ from fiberconv.spaces.wigner import wigner_D
 
 TRIPLES = [(l1, l2, J) for l1 in range(4) for l2 in range(4) for J in range(abs(l1 - l2), l1 + l2 + 1)]
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is much faster on a shared machine (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-
 def test_complex_cg_matches_sympy():
     from sympy import S
     from sympy.physics.wigner import clebsch_gordan

@@ -22,15 +22,6 @@ seeds = st.integers(min_value=0, max_value=2**31 - 1)
 F64 = torch.float64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: intra-op threads only add contention on a shared machine (10x slower here)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def err(a, b):
     return (a - b).abs().max().item() if a.numel() else 0.0
 

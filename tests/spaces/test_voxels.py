@@ -9,16 +9,6 @@ from fiberconv.spaces.voxels import VoxelGrid, cube_rotations, is_cube_rotation
 
 FT = r3_field_type((0, 1), (1, 1), (2, 1))
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors: one thread is much faster on a shared machine (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-
 def test_coordinates_are_centred():
     g = VoxelGrid((4, 5, 6), spacing=0.5)
     c = g.coordinates(torch.float64)
