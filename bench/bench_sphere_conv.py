@@ -211,10 +211,8 @@ def worker(spec: dict) -> dict:
     out["construct_warm_s"] = time.perf_counter() - t0
     layer = layer.to(device=dev, dtype=torch.float32)
     def nbytes(t):
-        """Stored bytes: a sparse tensor's numel() is its dense size; SphereConv's CSC transposes share
-        their arrays with the CSR operators, so only the CSR ones count."""
-        if t.layout == torch.sparse_csc:
-            return 0
+        """Stored bytes: a sparse tensor's numel() is its dense size (SphereConv keeps each filter operator
+        and its transpose as two CSR tensors; both count)."""
         if t.layout == torch.sparse_csr:
             return sum(a.numel() * a.element_size() for a in (t.values(), t.col_indices(), t.crow_indices()))
         return t.numel() * t.element_size()
@@ -225,9 +223,7 @@ def worker(spec: dict) -> dict:
     if lib == "sphere":
         out["pixels"] = n_out
         out["K"] = int(layer.n_neighbours)
-        op = next(b for name, b in layer.named_buffers() if name.startswith("op_") and not name.startswith("op_t"))
-        vals = op.values().view(-1, n_out, layer.n_filters, layer.n_neighbours)
-        out["nbrs"] = float((vals.abs().sum((0, 2)) > 0).sum(-1).float().mean())  # nonzero neighbours per output
+        out["nbrs"] = layer.n_pairs / n_out  # neighbours per output pixel (entries per row of each filter)
         out["filters"] = int(layer.n_filters)
     else:
         out["pixels"] = n_out

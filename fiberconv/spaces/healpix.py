@@ -263,15 +263,23 @@ class HealpixGrid:
             raise ValueError(f"neighbours_of: points must have shape (M, 3), got {pts.shape}")
         chord = 2 * math.sin(min(radius, math.pi) / 2) + _TIE_TOL
         tree = self._kdtree()
-        # a generous guess of the largest count from the cap's area, doubled until it holds them all
-        k = min(self.npix, int(1.5 * self.npix * (1 - math.cos(min(radius, math.pi))) / 2) + 16)
-        while True:
-            dist, idx = tree.query(pts, k=k, distance_upper_bound=chord * (1 + 1e-6), workers=-1)
-            dist, idx = dist.reshape(len(pts), k), idx.reshape(len(pts), k)
-            mask = dist <= chord
-            if k >= self.npix or not mask[:, -1].any():
-                break
+        bound = chord * (1 + 1e-6)
+        # a close guess of the count from the cap's area; the points it leaves short are queried again
+        # (alone) with twice the count until every row ends outside the radius
+        k = min(self.npix, int(1.1 * self.npix * (1 - math.cos(min(radius, math.pi))) / 2) + 8)
+        dist, idx = tree.query(pts, k=k, distance_upper_bound=bound, workers=-1)
+        dist, idx = dist.reshape(len(pts), k), idx.reshape(len(pts), k)
+        short = np.flatnonzero(dist[:, -1] <= chord) if k < self.npix else np.zeros(0, dtype=np.int64)
+        while short.size:
             k = min(self.npix, 2 * k)
+            d2, i2 = tree.query(pts[short], k=k, distance_upper_bound=bound, workers=-1)
+            d2, i2 = d2.reshape(len(short), k), i2.reshape(len(short), k)
+            pad = k - dist.shape[1]
+            dist = np.pad(dist, ((0, 0), (0, pad)), constant_values=np.inf)
+            idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=self.npix)
+            dist[short], idx[short] = d2, i2
+            short = short[d2[:, -1] <= chord] if k < self.npix else short[:0]
+        mask = dist <= chord
         k = max(int(mask.sum(1).max()), 1)
         dist, idx, mask = dist[:, :k], idx[:, :k], mask[:, :k]
         idx = np.where(mask, idx, np.where(mask[:, :1], idx[:, :1], 0))
