@@ -239,13 +239,17 @@ class HealpixGrid:
             raise RuntimeError("neighbourhoods: pixel centre not found first (duplicate pixel centres?)")
         return idx, mask
 
-    def neighbours_of(self, points, radius: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    def neighbours_of(self, points, radius: float, guess: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
         r"""The pixels of this grid within angular distance ``radius`` of arbitrary unit vectors.
 
         Parameters
         ----------
         points : Tensor or array ``(M, 3)``, e.g. the pixel centres of a coarser grid
         radius : float, radians ``> 0`` (ties as in :meth:`neighbourhoods`)
+        guess : int, optional
+            Candidates per point of the first k-d tree query (default: 1.1 times the pixels in the cap,
+            plus 8); the points it leaves short are queried again with twice as many. Only speed
+            depends on it.
 
         Returns
         -------
@@ -266,7 +270,9 @@ class HealpixGrid:
         bound = chord * (1 + 1e-6)
         # a close guess of the count from the cap's area; the points it leaves short are queried again
         # (alone) with twice the count until every row ends outside the radius
-        k = min(self.npix, int(1.1 * self.npix * (1 - math.cos(min(radius, math.pi))) / 2) + 8)
+        if guess is None:
+            guess = int(1.1 * self.npix * (1 - math.cos(min(radius, math.pi))) / 2) + 8
+        k = min(self.npix, max(int(guess), 1))
         dist, idx = tree.query(pts, k=k, distance_upper_bound=bound, workers=-1)
         dist, idx = dist.reshape(len(pts), k), idx.reshape(len(pts), k)
         short = np.flatnonzero(dist[:, -1] <= chord) if k < self.npix else np.zeros(0, dtype=np.int64)

@@ -145,6 +145,16 @@ def test_gradcheck():
     assert torch.autograd.gradcheck(lambda f, w: torch.func.functional_call(conv, {"weight": w}, (f,)), (f, conv.weight))
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+def test_gradcheck_mixed_types(stride):
+    """Several fields per frequency and a batch of 2: every block of the transposed operators and of the
+    twist's backward is exercised (input and weight gradients)."""
+    grid = HealpixGrid(2)
+    conv = make_conv(MIXED_IN, MIXED_OUT, grid, radius=0.9, stride=stride)
+    f = torch.randn(2, MIXED_IN.dim, grid.npix, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda f, w: torch.func.functional_call(conv, {"weight": w}, (f,)), (f, conv.weight))
+
+
 def test_bad_input():
     grid = HealpixGrid(4)
     conv = SphereConv(MIXED_IN, MIXED_OUT, grid)

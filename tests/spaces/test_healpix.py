@@ -129,6 +129,22 @@ def test_neighbourhoods_match_query_disc(nside, nest, rel_radius):
         assert (d[1:] >= d[:-1] - 1e-15).all()
 
 
+@pytest.mark.parametrize("guess", [None, 1, 3])
+def test_neighbours_of_matches_brute_force(guess):
+    """Arbitrary points, any first guess of the count (1 and 3 force the re-query of short rows)."""
+    g = HealpixGrid(4, nest=True)
+    pts = torch.nn.functional.normalize(torch.randn(50, 3, generator=torch.Generator().manual_seed(1),
+                                                    dtype=torch.float64), dim=-1)
+    radius = 2.5 * g.resolution
+    idx, mask = g.neighbours_of(pts, radius, guess=guess)
+    d = torch.arccos((pts @ g.xyz().T).clamp(-1, 1))  # (50, npix) angular distances
+    assert idx.shape[1] == int((d < radius).sum(1).max())
+    for i in range(len(pts)):
+        assert set(idx[i][mask[i]].tolist()) == set(torch.nonzero(d[i] < radius).view(-1).tolist())
+        di = d[i, idx[i][mask[i]]]
+        assert (di[1:] >= di[:-1] - 1e-15).all()  # sorted by distance
+
+
 def test_neighbourhoods_large_radius_is_everything():
     g = HealpixGrid(2)
     idx, mask = g.neighbourhoods(4.0)
