@@ -17,12 +17,15 @@ combination, set by the weights ``theta``, of the *filter responses*
 
 Everything that depends only on the grid — neighbour indices, the relative points ``s(x)^{-1} y``
 (as ``alpha, beta``), the twist angles ``tau`` and the sampled filters ``psi`` — is computed once at
-construction. The filters, with the twists folded in (``psi cos(m1 tau)``, ``psi sin(m1 tau)`` for every
-input frequency ``m1 > 0``), are kept as sparse CSR matrices with one entry per (output point, neighbour)
-pair and filter, and so are their transposes, which the backward pass multiplies by. A forward pass is one
-sparse-dense product per input frequency and one dense product with the mixing matrix assembled from
-``theta``. Memory is ``O(N_pix x neighbours)``; nothing of size ``N_pix x neighbours x channels`` is ever
-formed.
+construction. The filters are kept as sparse CSR matrices, one per input frequency ``m1``, with one entry
+per (output point, neighbour) pair and filter; for ``m1 > 0`` the twist is folded in, with two entries per
+pair (the components ``a, b`` of the neighbour): ``rho1(m1 tau) (a, b) = (c a - s b, s a + c b)``,
+``c, s = psi cos(m1 tau), psi sin(m1 tau)``. Their transposes, which the backward pass multiplies by, are
+kept as CSR matrices too. A forward pass is one sparse-dense product per input frequency and one dense
+product with the mixing matrix assembled from ``theta``; features are laid out as ``(pixel, batch,
+channel)`` in memory (the output is a ``(batch, channel, pixel)`` view of it), so a stack of layers needs
+no transposes between them. Memory is ``O(N_pix x neighbours x filters)``, independent of the channels;
+nothing of size ``N_pix x neighbours x channels`` is ever formed.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ from ..fields import FieldType
 from ..spaces.healpix import HealpixGrid
 from .sphere_kernels import SphereKernelBasis
 
-__all__ = ["SphereConv", "default_radius", "twist_angles"]
+__all__ = ["SphereConv", "default_radius", "relative_frames", "twist_angles"]
 
 
 def default_radius(grid: HealpixGrid, pixels: float = 3.0) -> float:
@@ -51,19 +54,20 @@ def _check_grid(grid, who):
     return grid
 
 
-def twist_angles(bundle, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, chunk: int = 16384):
-    r"""Angles of the relative points ``z = s(x_i)^{-1} y_{idx[i, k]}`` and of the twists, in closed form.
+def relative_frames(bundle, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, chunk: int = 16384):
+    r"""The relative points ``z = s(x_i)^{-1} y_{idx[i, k]}`` and the twists, as cosines and sines.
 
-    Returns ``alpha, beta, tau``, each ``(N, K)``: ``z = Z(alpha) Y(beta) o`` (``alpha = 0`` at
-    ``z = o``, the section's convention) and ``h1(s(x)^{-1} s(y)) = Z(tau)`` — the same as
-    ``bundle.twist`` (a test checks it), but from frame vectors instead of 3x3 products: with the
-    section's columns ``(e_theta, e_phi, x)``, ``z = s(x)^T y`` and ``u = s(x)^T e_theta(y)`` (the first
-    column of ``s(x)^{-1} s(y)``), ``tau`` is the angle of ``u`` in the frame ``(e_theta(z), e_phi(z))``.
-    Computed in chunks of output points to bound memory.
+    Returns ``(cos alpha, sin alpha, beta, cos tau, sin tau)``, each ``(N, K)``, with
+    ``z = Z(alpha) Y(beta) o`` (``alpha = 0`` at ``z = o``, the section's convention) and
+    ``h1(s(x)^{-1} s(y)) = Z(tau)``. With the section's columns ``(e_theta, e_phi, x)``,
+    ``z = s(x)^T y`` and ``u = s(x)^T e_theta(y)`` (the first column of ``s(x)^{-1} s(y)``); ``tau`` is
+    the angle of ``u`` in the frame ``(e_theta(z), e_phi(z))``. Read off the frame vectors, with one
+    ``atan2`` (for ``beta``) and no other transcendental function; in chunks of output points to bound
+    memory.
     """
-    space = bundle.space
     sx, e_theta_y = bundle.section(x), bundle.section(y)[..., 0]  # (N, 3, 3): columns e_theta, e_phi, x
     k = idx.shape[1]
+    tiny = 1e-12 if x.dtype == torch.float64 else 1e-6
     out = []
     for start in range(0, x.shape[0], chunk):
         sl = slice(start, start + chunk)
@@ -71,12 +75,38 @@ def twist_angles(bundle, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, ch
         # rows y^T s(x) = (s(x)^T y)^T, for the points and their e_theta in one batched product
         zu = torch.bmm(torch.cat([y[nb], e_theta_y[nb]], dim=1), sx[sl])  # (n, 2K, 3)
         z, u = zu[:, :k], zu[:, k:]
-        alpha, beta = space.to_angles(z)
-        ca, sa, cb, sb = torch.cos(alpha), torch.sin(alpha), torch.cos(beta), torch.sin(beta)
-        along_theta = cb * (ca * u[..., 0] + sa * u[..., 1]) - sb * u[..., 2]
+        rho = torch.linalg.vector_norm(z[..., :2], dim=-1)  # sin(beta)
+        pole = rho <= tiny  # z = o (or -o): alpha = 0 by convention
+        safe = torch.where(pole, torch.ones_like(rho), rho)
+        ca = torch.where(pole, torch.ones_like(rho), z[..., 0] / safe)
+        sa = torch.where(pole, torch.zeros_like(rho), z[..., 1] / safe)
+        cb = z[..., 2]
+        along_theta = cb * (ca * u[..., 0] + sa * u[..., 1]) - rho * u[..., 2]
         along_phi = -sa * u[..., 0] + ca * u[..., 1]
-        out.append((alpha, beta, torch.atan2(along_phi, along_theta)))
+        norm = torch.hypot(along_theta, along_phi)  # 1 up to rounding: u is a unit tangent vector at z
+        out.append((ca, sa, torch.atan2(rho, cb), along_theta / norm, along_phi / norm))
     return tuple(torch.cat(parts) for parts in zip(*out))
+
+
+def twist_angles(bundle, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, chunk: int = 16384):
+    r"""Angles of the relative points ``z = s(x_i)^{-1} y_{idx[i, k]}`` and of the twists, in closed form.
+
+    Returns ``alpha, beta, tau``, each ``(N, K)``: ``z = Z(alpha) Y(beta) o`` (``alpha = 0`` at
+    ``z = o``, the section's convention) and ``h1(s(x)^{-1} s(y)) = Z(tau)`` — the same as
+    ``bundle.twist`` (a test checks it), but from frame vectors instead of 3x3 products
+    (:func:`relative_frames`).
+    """
+    ca, sa, beta, ct, st = relative_frames(bundle, x, y, idx, chunk)
+    return torch.atan2(sa, ca), beta, torch.atan2(st, ct)
+
+
+def _cos_sin_multiples(c: torch.Tensor, s: torch.Tensor, m_max: int):
+    """``[(cos(m t), sin(m t)) for m = 0..m_max]`` from ``c = cos t, s = sin t`` (complex powers)."""
+    out = [(torch.ones_like(c), torch.zeros_like(s))]
+    for _ in range(m_max):
+        cm, sm = out[-1]
+        out.append((cm * c - sm * s, sm * c + cm * s))
+    return out
 
 
 class _SparseMatmul(torch.autograd.Function):
@@ -93,64 +123,31 @@ class _SparseMatmul(torch.autograd.Function):
         return ctx.s_t @ grad.contiguous(), None, None
 
 
-class _TwistedFilters(torch.autograd.Function):
-    r"""Filter responses of the ``m1 > 0`` fields, with the twist ``rho1(m1 tau)`` applied.
-
-    ``S`` stacks the blocks ``psi_f cos(m1 tau)`` (``c``) and ``psi_f sin(m1 tau)`` (``s``); for the
-    components ``(a, b)`` of the input, ``rho1(m1 tau) (a, b) = (c a - s b, s a + c b)``. Input ``ab``
-    ``(N_in, 2 B n)`` (columns: ``a|b``, batch, field), output ``(F, N_out, B, 2, n)``. Written as one
-    function so that the backward writes the four signed blocks of the gradient once, instead of
-    autograd zero-filling a full-size gradient for each of the four slices.
-    """
-
-    @staticmethod
-    def forward(ctx, ab, s, s_t, n_filters, batch):
-        ctx.s_t = s_t
-        p = (s @ ab).view(2, n_filters, -1, 2, batch, ab.shape[1] // (2 * batch))  # (c|s, f, x, a|b, B, n)
-        out = p.new_empty(p.shape[1], p.shape[2], batch, 2, p.shape[-1])
-        torch.sub(p[0, :, :, 0], p[1, :, :, 1], out=out[:, :, :, 0])
-        torch.add(p[1, :, :, 0], p[0, :, :, 1], out=out[:, :, :, 1])
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        ga, gb = grad[:, :, :, 0], grad[:, :, :, 1]  # (F, x, B, n)
-        f, x, batch, _, n = grad.shape
-        gp = grad.new_empty(2, f, x, 2, batch, n)
-        gp[0, :, :, 0] = ga
-        gp[0, :, :, 1] = gb
-        gp[1, :, :, 0] = gb
-        torch.neg(ga, out=gp[1, :, :, 1])
-        return ctx.s_t @ gp.view(2 * f * x, 2 * batch * n), None, None, None, None
-
-
-def _filter_operator(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, n_rows: int, n_cols: int):
+def _filter_operator(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, order: torch.Tensor,
+                     values_t: torch.Tensor, n_rows: int, n_cols: int):
     r"""``(S, S^T)``, both CSR, for ``n_b = values.shape[0]`` stacked blocks with the same sparsity.
 
     The ``P`` pairs ``(rows[p], cols[p])`` are sorted by row; block ``b`` holds ``values[b]`` at them, and
-    ``S`` is ``(n_b * n_rows, n_cols)`` with row ``b * n_rows + r`` for block ``b``, row ``r``. In ``S^T``
-    (``(n_cols, n_b * n_rows)``) the entries of a row are in pair-major order ``(pair, block)``: then
-    every array is a plain gather by the pairs' order along ``cols`` (the column indices within a row are
-    not sorted, which the CSR product does not need).
+    ``S`` is ``(n_b * n_rows, n_cols)`` with row ``b * n_rows + r`` for block ``b``, row ``r``. ``order``
+    sorts the pairs by ``cols`` (stably) and ``values_t = values.T[order]`` ``(P, n_b)``, which the caller
+    may form more cheaply than by this gather. In ``S^T`` (``(n_cols, n_b * n_rows)``) the entries of a
+    row are in pair-major order ``(pair, block)``, so every array is a plain gather by ``order`` (the
+    column indices within a row are then not sorted, which the CSR product does not need).
     """
     n_b, n_pairs = values.shape
     # 32-bit indices where they fit: less memory, and the products run ~10% faster
     itype = torch.int32 if max(n_b * n_pairs, n_b * n_rows, n_cols) < 2**31 else torch.long
-    counts = torch.bincount(rows, minlength=n_rows)
     crow = torch.zeros(n_b * n_rows + 1, dtype=itype)
-    torch.cumsum(counts.repeat(n_b), 0, out=crow[1:])
-    order = torch.argsort(cols, stable=True)
+    torch.cumsum(torch.bincount(rows, minlength=n_rows).repeat(n_b), 0, out=crow[1:])
     crow_t = torch.zeros(n_cols + 1, dtype=itype)
     torch.cumsum(torch.bincount(cols, minlength=n_cols) * n_b, 0, out=crow_t[1:])
     cols_t = (rows[order].to(itype).unsqueeze(1) + n_rows * torch.arange(n_b, dtype=itype)).reshape(-1)
-    cols = cols.to(itype)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
         warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
-        s = torch.sparse_csr_tensor(crow, cols.repeat(n_b), values.reshape(-1), (n_b * n_rows, n_cols),
+        s = torch.sparse_csr_tensor(crow, cols.to(itype).repeat(n_b), values.reshape(-1), (n_b * n_rows, n_cols),
                                     check_invariants=False)
-        s_t = torch.sparse_csr_tensor(crow_t, cols_t, values.T.contiguous().index_select(0, order).reshape(-1),
-                                      (n_cols, n_b * n_rows),
+        s_t = torch.sparse_csr_tensor(crow_t, cols_t, values_t.reshape(-1), (n_cols, n_b * n_rows),
                                       check_invariants=False)
     return s, s_t
 
@@ -206,10 +203,11 @@ class SphereConv(nn.Module):
         y = self.grid.xyz(dtype=torch.float64)
         idx, mask = self.grid.neighbours_of(x, self.radius)
         self.n_neighbours = idx.shape[1]  # the most neighbours of any output point
-        alpha, beta, tau = (a[mask] for a in twist_angles(bundle, x, y, idx))  # (P,) over the kept pairs
+        ca, sa, beta, ct, st = (a[mask] for a in relative_frames(bundle, x, y, idx))  # (P,) over the kept pairs
         rows, cols = mask.nonzero(as_tuple=True)[0], idx[mask]  # pairs (output x, input y), sorted by x
         self.n_pairs = rows.numel()
         phi = basis.radial(beta) * (4 * math.pi / self.grid.npix)  # (P, R)
+        rot_alpha = _cos_sin_multiples(ca, sa, max(basis.out_groups))
         # filters: for each ring, one per output frequency m2 = 0, two (cos, sin) per m2 > 0
         filters, self.filter_index = [], {}
         for j in range(basis.n_rings):
@@ -219,26 +217,49 @@ class SphereConv(nn.Module):
                     filters.append(phi[:, j])
                 else:
                     self.filter_index[(j, m2, "c")] = len(filters)
-                    filters.append(phi[:, j] * torch.cos(m2 * alpha))
+                    filters.append(phi[:, j] * rot_alpha[m2][0])
                     self.filter_index[(j, m2, "s")] = len(filters)
-                    filters.append(phi[:, j] * torch.sin(m2 * alpha))
+                    filters.append(phi[:, j] * rot_alpha[m2][1])
         self.n_filters = len(filters)
         psi = torch.stack(filters)  # (F, P), float64
-        n_out = self.out_grid.npix
-        # input channels in the "twisted order": scalars, then (all a, all b) components per m1 > 0;
-        # operator rows: (filter, x) for m1 = 0, (cos|sin, filter, x) for m1 > 0
+        F, P = psi.shape
+        n_out, n_in = self.out_grid.npix, self.grid.npix
+        # input channels in the "twisted order": scalars, then (all a, all b) components per m1 > 0.
+        # m1 = 0: rows (filter, x), columns y. m1 > 0: the twist rho1(m1 tau) folded in, rows
+        # (a|b out, filter, x), columns (a|b in, y): (c a - s b, s a + c b), every pair twice (a and b).
         perm, self.groups = [], []
+        order = torch.argsort(cols, stable=True)  # the pairs by input pixel, for the transposes
+        psi_t = psi.T[order]  # (P, F)
         if 0 in basis.in_groups:
             g0 = basis.in_groups[0].reshape(-1)
             self.groups.append((0, g0.numel()))
             perm += g0.tolist()
-            self._register_operator(0, rows, cols, psi, n_out)
-        for m1, g in basis.in_groups.items():
-            if m1 > 0:
-                self.groups.append((m1, g.shape[0]))
-                perm += g[:, 0].tolist() + g[:, 1].tolist()
-                twisted = torch.cat([psi * torch.cos(m1 * tau), psi * torch.sin(m1 * tau)])  # twist folded in
-                self._register_operator(m1, rows, cols, twisted, n_out)
+            self._register_operator(0, rows, cols, psi, order, psi_t, n_out, n_in)
+        m1s = [m1 for m1 in basis.in_groups if m1 > 0]
+        if m1s:
+            rot_tau = _cos_sin_multiples(ct, st, max(m1s))
+            rows2 = rows.repeat_interleave(2)  # every pair twice: columns y (a) and n_in + y (b)
+            cols2 = torch.stack([cols, cols + n_in], dim=1).reshape(-1)
+            order2 = torch.cat([2 * order, 2 * order + 1])  # sorts cols2: all a-columns come first
+        for m1 in m1s:
+            g = basis.in_groups[m1]
+            self.groups.append((m1, g.shape[0]))
+            perm += g[:, 0].tolist() + g[:, 1].tolist()
+            c, s = rot_tau[m1]
+            # blocks (a|b out, filter), entries (pair, a|b in): [[c, -s], [s, c]] psi, written in place
+            values = psi.new_empty(2, F, P, 2)
+            torch.mul(psi, c, out=values[0, :, :, 0])
+            torch.mul(psi, s, out=values[1, :, :, 0])
+            torch.neg(values[1, :, :, 0], out=values[0, :, :, 1])
+            values[1, :, :, 1] = values[0, :, :, 0]
+            # the transpose: entries (a|b in, pair by input pixel), blocks (a|b out, filter)
+            values_t = psi.new_empty(2, P, 2, F)
+            torch.mul(psi_t, c[order, None], out=values_t[0, :, 0])
+            torch.mul(psi_t, s[order, None], out=values_t[0, :, 1])
+            torch.neg(values_t[0, :, 1], out=values_t[1, :, 0])
+            values_t[1, :, 1] = values_t[0, :, 0]
+            values, values_t = values.view(2 * F, 2 * P), values_t.view(2 * P, 2 * F)
+            self._register_operator(m1, rows2, cols2, values, order2, values_t, n_out, 2 * n_in)
         self.register_buffer("in_perm", torch.tensor(perm, dtype=torch.long), persistent=False)
         inv = torch.empty_like(self.in_perm)
         inv[self.in_perm] = torch.arange(len(perm))
@@ -260,8 +281,8 @@ class SphereConv(nn.Module):
             self.register_buffer(f"pattern_{i}", p, persistent=False)
 
     # -- forward ---------------------------------------------------------------------------------------
-    def _register_operator(self, m1: int, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, n_out: int):
-        op, op_t = _filter_operator(rows, cols, values, n_out, self.grid.npix)
+    def _register_operator(self, m1: int, rows, cols, values, order, values_t, n_out: int, n_in: int):
+        op, op_t = _filter_operator(rows, cols, values, order, values_t, n_out, n_in)
         self.register_buffer(f"op_{m1}", op, persistent=False)
         self.register_buffer(f"op_t_{m1}", op_t, persistent=False)
 
@@ -294,22 +315,22 @@ class SphereConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         B, n_out, F = x.shape[0], self.out_grid.npix, self.n_filters
-        xt = x[:, self.in_perm].permute(2, 0, 1)  # (N_in, B, C) in the twisted order
+        # (N_in, B, C) in the twisted order; a SphereConv's output is stored this way, so a stack of
+        # layers passes its features on without a transpose
+        xt = x.permute(2, 0, 1)[..., self.in_perm]
         responses, start = [], 0
         for m1, n in self.groups:
-            if m1 == 0:
-                t = _SparseMatmul.apply(xt[..., start : start + n].reshape(-1, B * n), *self._operators(0, x))
-                responses.append(t.view(F, n_out, B, n))
-                start += n
-                continue
-            ab = xt[..., start : start + 2 * n].reshape(-1, B, 2, n).transpose(1, 2).reshape(-1, 2 * B * n)
-            op, op_t = self._operators(m1, x)
-            responses.append(_TwistedFilters.apply(ab, op, op_t, F, B).view(F, n_out, B, 2 * n))
-            start += 2 * n
+            width = n if m1 == 0 else 2 * n
+            block = xt[..., start : start + width].reshape(xt.shape[0], B, -1, n)  # (N_in, B, 1|2, n)
+            start += width
+            rhs = block.permute(2, 0, 1, 3).reshape(-1, B * n)  # rows (a|b, y), columns (batch, field)
+            t = _SparseMatmul.apply(rhs, *self._operators(m1, x)).view(-1, F, n_out, B, n)  # (1|2, F, x, B, n)
+            # to (x, B, F, a|b, n): rows (x, batch) of the mixing product; chunks of B n contiguous floats
+            responses.append(t.permute(2, 3, 1, 0, 4).reshape(n_out, B, F, width))
         t = responses[0] if len(responses) == 1 else torch.cat(responses, dim=-1)
-        t = t.permute(2, 1, 0, 3).reshape(B * n_out, F * self.in_type.dim)
-        out = t @ self.mixing_matrix(x.dtype).reshape(self.out_type.dim, -1).T  # (B*N_out, C_out)
-        out = out.view(B, n_out, -1).transpose(1, 2)
+        t = t.reshape(n_out * B, F * self.in_type.dim)
+        out = t @ self.mixing_matrix(x.dtype).reshape(self.out_type.dim, -1).T  # (N_out * B, C_out)
+        out = out.view(n_out, B, -1).permute(1, 2, 0)  # (B, C_out, N_out), stored as (N_out, B, C_out)
         if self.bias is not None:
             out = out.index_add(1, self.bias_index, self.bias.to(x.dtype).view(1, -1, 1).expand(B, -1, n_out))
         return out
