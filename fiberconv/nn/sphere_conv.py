@@ -59,33 +59,52 @@ def relative_frames(bundle, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor,
 
     Returns ``(cos alpha, sin alpha, beta, cos tau, sin tau)``, each ``(N, K)``, with
     ``z = Z(alpha) Y(beta) o`` (``alpha = 0`` at ``z = o``, the section's convention) and
-    ``h1(s(x)^{-1} s(y)) = Z(tau)``. With the section's columns ``(e_theta, e_phi, x)``,
-    ``z = s(x)^T y`` and ``u = s(x)^T e_theta(y)`` (the first column of ``s(x)^{-1} s(y)``); ``tau`` is
-    the angle of ``u`` in the frame ``(e_theta(z), e_phi(z))``. Read off the frame vectors, with one
-    ``atan2`` (for ``beta``) and no other transcendental function; in chunks of output points to bound
-    memory.
+    ``h1(s(x)^{-1} s(y)) = Z(tau)``. The section is ``s(x) = Z(phi) Y(theta)``, columns
+    ``(e_theta, e_phi, x)``; ``z = s(x)^T y`` and ``u = s(x)^T e_theta(y)`` (the first column of
+    ``s(x)^{-1} s(y)``) are written with ``Delta = phi_y - phi_x`` as
+
+    .. math::
+        z = (c_1 s_2 \cos\Delta - s_1 c_2,\ s_2 \sin\Delta,\ c_1 c_2 + s_1 s_2 \cos\Delta), \quad
+        u = (c_1 c_2 \cos\Delta + s_1 s_2,\ c_2 \sin\Delta,\ s_1 c_2 \cos\Delta - c_1 s_2),
+
+    ``c_i, s_i = cos, sin theta`` of ``x`` (1) and ``y`` (2), read off ``bundle.section`` (so its
+    convention at the poles holds), and ``tau`` is the angle of ``u`` in the frame
+    ``(e_theta(z), e_phi(z))``. One ``atan2`` (for ``beta``) and no other transcendental function; in
+    chunks of output points to bound memory.
     """
-    sx, e_theta_y = bundle.section(x), bundle.section(y)[..., 0]  # (N, 3, 3): columns e_theta, e_phi, x
-    k = idx.shape[1]
+    rows = torch.arange(x.shape[0], device=idx.device).repeat_interleave(idx.shape[1])
+    out = _pair_frames(bundle, x, y, rows, idx.reshape(-1), chunk * idx.shape[1])
+    return tuple(t.view(idx.shape) for t in out)
+
+
+def _pair_frames(bundle, x, y, rows, cols, chunk: int = 1 << 19):
+    """:func:`relative_frames` for the pairs ``(x[rows[p]], y[cols[p]])``: five ``(P,)`` tensors."""
+    def trig(s):  # cos theta, sin theta, cos phi, sin phi of s = Z(phi) Y(theta)
+        return s[..., 2, 2], -s[..., 2, 0], s[..., 1, 1], -s[..., 0, 1]
+
+    tx, ty = trig(bundle.section(x)), trig(bundle.section(y))
     tiny = 1e-12 if x.dtype == torch.float64 else 1e-6
     out = []
-    for start in range(0, x.shape[0], chunk):
-        sl = slice(start, start + chunk)
-        nb = idx[sl]
-        # rows y^T s(x) = (s(x)^T y)^T, for the points and their e_theta in one batched product
-        zu = torch.bmm(torch.cat([y[nb], e_theta_y[nb]], dim=1), sx[sl])  # (n, 2K, 3)
-        z, u = zu[:, :k], zu[:, k:]
-        rho = torch.linalg.vector_norm(z[..., :2], dim=-1)  # sin(beta)
+    for start in range(0, rows.shape[0], chunk):
+        r, c = rows[start : start + chunk], cols[start : start + chunk]
+        c1, s1, cp1, sp1 = (t[r] for t in tx)
+        ct2, st2, cp2, sp2 = (t[c] for t in ty)
+        cd = cp2 * cp1 + sp2 * sp1
+        sd = sp2 * cp1 - cp2 * sp1
+        s2cd = st2 * cd
+        z0, z1, z2 = c1 * s2cd - s1 * ct2, st2 * sd, c1 * ct2 + s1 * s2cd
+        c2cd = ct2 * cd
+        u0, u1, u2 = c1 * c2cd + s1 * st2, ct2 * sd, s1 * c2cd - c1 * st2
+        rho = torch.hypot(z0, z1)  # sin(beta)
         pole = rho <= tiny  # z = o (or -o): alpha = 0 by convention
         safe = torch.where(pole, torch.ones_like(rho), rho)
-        ca = torch.where(pole, torch.ones_like(rho), z[..., 0] / safe)
-        sa = torch.where(pole, torch.zeros_like(rho), z[..., 1] / safe)
-        cb = z[..., 2]
-        along_theta = cb * (ca * u[..., 0] + sa * u[..., 1]) - rho * u[..., 2]
-        along_phi = -sa * u[..., 0] + ca * u[..., 1]
+        ca = torch.where(pole, torch.ones_like(rho), z0 / safe)
+        sa = torch.where(pole, torch.zeros_like(rho), z1 / safe)
+        along_theta = z2 * (ca * u0 + sa * u1) - rho * u2
+        along_phi = -sa * u0 + ca * u1
         norm = torch.hypot(along_theta, along_phi)  # 1 up to rounding: u is a unit tangent vector at z
-        out.append((ca, sa, torch.atan2(rho, cb), along_theta / norm, along_phi / norm))
-    return tuple(torch.cat(parts) for parts in zip(*out))
+        out.append((ca, sa, torch.atan2(rho, z2), along_theta / norm, along_phi / norm))
+    return tuple(torch.cat(parts) if len(parts) > 1 else parts[0] for parts in zip(*out))
 
 
 def twist_angles(bundle, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, chunk: int = 16384):
@@ -203,8 +222,8 @@ class SphereConv(nn.Module):
         y = self.grid.xyz(dtype=torch.float64)
         idx, mask = self.grid.neighbours_of(x, self.radius)
         self.n_neighbours = idx.shape[1]  # the most neighbours of any output point
-        ca, sa, beta, ct, st = (a[mask] for a in relative_frames(bundle, x, y, idx))  # (P,) over the kept pairs
         rows, cols = mask.nonzero(as_tuple=True)[0], idx[mask]  # pairs (output x, input y), sorted by x
+        ca, sa, beta, ct, st = _pair_frames(bundle, x, y, rows, cols)  # (P,) each
         self.n_pairs = rows.numel()
         phi = basis.radial(beta) * (4 * math.pi / self.grid.npix)  # (P, R)
         rot_alpha = _cos_sin_multiples(ca, sa, max(basis.out_groups))
