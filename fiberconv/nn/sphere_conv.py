@@ -265,18 +265,12 @@ class SphereConv(nn.Module):
             self.groups.append((m1, g.shape[0]))
             perm += g[:, 0].tolist() + g[:, 1].tolist()
             c, s = rot_tau[m1]
-            # blocks (a|b out, filter), entries (pair, a|b in): [[c, -s], [s, c]] psi, written in place
-            values = psi.new_empty(2, F, P, 2)
-            torch.mul(psi, c, out=values[0, :, :, 0])
-            torch.mul(psi, s, out=values[1, :, :, 0])
-            torch.neg(values[1, :, :, 0], out=values[0, :, :, 1])
-            values[1, :, :, 1] = values[0, :, :, 0]
+            # blocks (a|b out, filter), entries (pair, a|b in): psi times [[c, -s], [s, c]]
+            twist = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)])  # (a|b out, P, a|b in)
+            values = torch.mul(psi.unsqueeze(-1), twist.unsqueeze(1), out=psi.new_empty(2, F, P, 2))
             # the transpose: entries (a|b in, pair by input pixel), blocks (a|b out, filter)
-            values_t = psi.new_empty(2, P, 2, F)
-            torch.mul(psi_t, c[order, None], out=values_t[0, :, 0])
-            torch.mul(psi_t, s[order, None], out=values_t[0, :, 1])
-            torch.neg(values_t[0, :, 1], out=values_t[1, :, 0])
-            values_t[1, :, 1] = values_t[0, :, 0]
+            values_t = torch.mul(twist[:, order].permute(2, 1, 0).unsqueeze(-1), psi_t.unsqueeze(1),
+                                 out=psi.new_empty(2, P, 2, F))
             values, values_t = values.view(2 * F, 2 * P), values_t.view(2 * P, 2 * F)
             self._register_operator(m1, rows2, cols2, values, order2, values_t, n_out, 2 * n_in)
         self.register_buffer("in_perm", torch.tensor(perm, dtype=torch.long), persistent=False)

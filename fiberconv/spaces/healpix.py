@@ -247,8 +247,8 @@ class HealpixGrid:
         points : Tensor or array ``(M, 3)``, e.g. the pixel centres of a coarser grid
         radius : float, radians ``> 0`` (ties as in :meth:`neighbourhoods`)
         guess : int, optional
-            Candidates per point of the first k-d tree query (default: 1.1 times the pixels in the cap,
-            plus 8); the points it leaves short are queried again with twice as many. Only speed
+            Candidates per point of the first k-d tree query (default: the pixels in the cap, plus 6);
+            the points it leaves short are queried again with twice as many. Only speed
             depends on it.
 
         Returns
@@ -271,7 +271,7 @@ class HealpixGrid:
         # a close guess of the count from the cap's area; the points it leaves short are queried again
         # (alone) with twice the count until every row ends outside the radius
         if guess is None:
-            guess = int(1.1 * self.npix * (1 - math.cos(min(radius, math.pi))) / 2) + 8
+            guess = int(self.npix * (1 - math.cos(min(radius, math.pi))) / 2) + 6
         k = min(self.npix, max(int(guess), 1))
         dist, idx = tree.query(pts, k=k, distance_upper_bound=bound, workers=-1)
         dist, idx = dist.reshape(len(pts), k), idx.reshape(len(pts), k)
