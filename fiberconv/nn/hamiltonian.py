@@ -20,7 +20,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from ..spaces.lie_groups import LieAction, SE2Action
+from ..spaces.lie_groups import LieAction, SE2Action, SO2Action
 from .lieconv import LieResNet, Swish
 
 __all__ = [
@@ -84,19 +84,29 @@ class HamiltonianLieConv(nn.Module):
         SE(2) (the frame angle is singular where a particle passes the centroid; averaging over two
         opposite frames makes ``V_theta`` depend on it much less, which keeps RK4 accurate there) and
         1 otherwise (the stabilizer is trivial away from fixed points).
+    pair_input : str or None
+        The kernel input (see :class:`~fiberconv.nn.lieconv.LieConv`). ``None`` (default):
+        ``"smooth"`` for ``SO2Action`` (length ``smooth_scale``, default 1), ``"embed"`` otherwise.
+        With SO(2)'s ``"embed"``, ``(cos w, sin w, |x_i|, |x_j|)`` is singular at the fixed point
+        ``x = 0``: ``V_theta`` jumps across the origin and its force grows like ``1 / |x_i|`` near it,
+        so RK4 loses ``L`` wherever a particle passes close to the origin; the smooth input keeps
+        ``V_theta`` smooth there.
     """
 
     def __init__(self, action: LieAction, n_features: int = 2, channels: int = 32, num_layers: int = 2,
-                 nbhd: Optional[int] = None, n_lift: Optional[int] = None, **conv_kwargs):
+                 nbhd: Optional[int] = None, n_lift: Optional[int] = None, pair_input: str | None = None,
+                 **conv_kwargs):
         super().__init__()
         se2 = isinstance(action, SE2Action)
+        if pair_input is None:
+            pair_input = "smooth" if isinstance(action, SO2Action) else "embed"
         lift_kwargs = {"n_samples": (2 if se2 else 1) if n_lift is None else n_lift}
         if se2:
             lift_kwargs["stabilizer"] = "frame"
         self.action = action
         self.potential_net = LieResNet(action, n_features, 1, channels=channels, num_layers=num_layers,
                                        nbhd=nbhd, pool_mean=True, norm=False, lift_kwargs=lift_kwargs,
-                                       **conv_kwargs)
+                                       pair_input=pair_input, **conv_kwargs)
 
     def potential(self, q: torch.Tensor, features: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """``V_theta(q)``: ``q (B, N, d)``, ``features (B, N, F)`` -> ``(B,)``."""

@@ -9,7 +9,10 @@ The layer computes, for every (query) element ``u_i``,
 
 with ``e`` a smooth embedding of the group element (:func:`~fiberconv.spaces.lie_groups.embed_log`,
 e.g. ``(t, cos w, sin w)`` for SE(2)) by default, or the paper's ``log(u_i^{-1} u_j)``
-(``pair_input="log"``), which jumps at the cut locus ``|w| = pi`` of a rotation part;
+(``pair_input="log"``), which jumps at the cut locus ``|w| = pi`` of a rotation part; or, with
+``pair_input="smooth"`` (SO(2)), ``a_ij`` is replaced by a regularised version
+(:meth:`~fiberconv.spaces.lie_groups.LieAction.smooth_pair_input`), smooth also at the fixed point
+``x = 0``, where the section and hence ``e(u_i^{-1} u_j)`` and ``q = |x|`` are singular;
 and the neighbourhood ``nbhd(i)``: the ``nbhd`` nearest valid elements in the distance
 ``d_ij^2 = ||log(u_i^{-1} u_j)||^2 + alpha ||q_i - q_j||^2`` that also satisfy ``d_ij <= radius``
 (``n_i`` counts them). ``d`` is left-invariant, ``d(w u, w v) = d(u, v)``, so the layer is
@@ -84,7 +87,13 @@ class LieConv(nn.Module):
         What ``m_theta`` sees of ``u_i^{-1} u_j``: ``"embed"`` (default) a smooth embedding of the
         element (:func:`~fiberconv.spaces.lie_groups.embed_log`: e.g. ``(t, cos w, sin w)`` for SE(2)),
         continuous across the cut locus of ``log``; ``"log"`` the paper's raw ``log(u_i^{-1} u_j)``,
-        which jumps where a relative angle crosses ``pi``. Either is exactly equivariant.
+        which jumps where a relative angle crosses ``pi``; ``"smooth"`` (SO(2) only) *instead of*
+        ``[e, q_i, q_j] = (cos w, sin w, r_i, r_j)`` its regularisation at the length ``smooth_scale``
+        (:meth:`~fiberconv.spaces.lie_groups.SO2Action.smooth_pair_input`), smooth in the points also
+        at the fixed point ``x = 0``, where ``e`` and ``q`` are not (needed where smoothness in ``x``
+        matters, e.g. Hamiltonians). All are exactly equivariant.
+    smooth_scale : float
+        The length ``s`` of ``pair_input="smooth"`` (about the data's scale).
     ds_frac : float
         If ``< 1``, outputs only at ``ceil(ds_frac M_b)`` query elements per cloud (``M_b`` its valid
         elements), chosen by farthest-point subsampling in ``d``.
@@ -92,20 +101,30 @@ class LieConv(nn.Module):
 
     def __init__(self, action: LieAction, c_in: int, c_out: int, nbhd: Optional[int] = 32, radius: float = math.inf,
                  alpha: float = 0.2, c_mid: int = 16, hidden: int = 32, ds_frac: float = 1.0,
-                 pair_input: str = "embed"):
+                 pair_input: str = "embed", smooth_scale: float = 1.0):
         super().__init__()
         if not isinstance(action, LieAction):
             raise TypeError(f"LieConv: expected a LieAction, got {type(action).__name__}")
         if (nbhd is not None and nbhd < 1) or not (0 < ds_frac <= 1):
             raise ValueError(f"LieConv: need nbhd >= 1 and 0 < ds_frac <= 1, got nbhd={nbhd}, ds_frac={ds_frac}")
-        if pair_input not in ("embed", "log"):
-            raise ValueError(f"LieConv: pair_input must be 'embed' or 'log', got {pair_input!r}")
+        if pair_input not in ("embed", "log", "smooth"):
+            raise ValueError(f"LieConv: pair_input must be 'embed', 'log' or 'smooth', got {pair_input!r}")
+        if pair_input == "smooth" and action.smooth_pair_dim is None:
+            raise ValueError(f"LieConv: pair_input='smooth' is not implemented for {action.name} "
+                             "(only for SO(2) on R^2); use 'embed'")
+        if not (isinstance(smooth_scale, (int, float)) and math.isfinite(smooth_scale) and smooth_scale > 0):
+            raise ValueError(f"LieConv: smooth_scale must be a positive finite number, got {smooth_scale!r}")
+        self.smooth_scale = float(smooth_scale)
         self.action, self.c_in, self.c_out, self.nbhd, self.ds_frac = action, c_in, c_out, nbhd, ds_frac
         self.pair_input = pair_input
         self.register_buffer("radius", torch.tensor(float(radius)))
         self.register_buffer("alpha", torch.tensor(float(alpha)))
-        pair_dim = embedding_dim(action.group) if pair_input == "embed" else action.group.algebra_dim
-        self.kernel = KernelMLP(pair_dim + 2 * action.orbit_dim, c_mid, hidden)
+        if pair_input == "smooth":
+            in_dim = action.smooth_pair_dim
+        else:
+            pair_dim = embedding_dim(action.group) if pair_input == "embed" else action.group.algebra_dim
+            in_dim = pair_dim + 2 * action.orbit_dim
+        self.kernel = KernelMLP(in_dim, c_mid, hidden)
         self.linear = nn.Linear(c_mid * c_in, c_out)
 
     def extra_repr(self):
@@ -148,11 +167,13 @@ class LieConv(nn.Module):
         # pair embeddings a_ij for the chosen neighbours
         rows = cloud.a if query is None else _gather_rows(cloud.a, query[0])  # (B, Mq, M, A)
         a = torch.gather(rows, 2, nidx.unsqueeze(-1).expand(B, Mq, k, rows.shape[-1]))
-        if self.pair_input == "embed":
-            a = embed_log(self.action.group, a)
         qi = out_cloud.q.unsqueeze(2).expand(B, Mq, k, out_cloud.q.shape[-1])
         qj = _gather_rows(cloud.q, nidx)
-        kern = self.kernel(torch.cat([a, qi, qj], dim=-1))  # (B, Mq, k, c_mid)
+        if self.pair_input == "smooth":
+            inp = self.action.smooth_pair_input(a, qi, qj, self.smooth_scale)
+        else:
+            inp = torch.cat([embed_log(self.action.group, a) if self.pair_input == "embed" else a, qi, qj], dim=-1)
+        kern = self.kernel(inp)  # (B, Mq, k, c_mid)
         kern = kern * nb_mask.unsqueeze(-1).to(kern.dtype)
         fj = _gather_rows(cloud.f, nidx)  # (B, Mq, k, c_in)
         n_i = nb_mask.sum(-1).clamp_min(1).to(kern.dtype)

@@ -331,6 +331,29 @@ class LieAction:
         """A group element ``u (..., *G)`` with ``u o_{q(x)} = x``."""
         raise NotImplementedError
 
+    #: length of :meth:`smooth_pair_input`'s output; ``None`` where it is not implemented
+    smooth_pair_dim: int | None = None
+
+    def smooth_pair_input(self, a: torch.Tensor, qi: torch.Tensor, qj: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+        """An invariant description of a pair of points that is smooth in the points everywhere.
+
+        Parameters
+        ----------
+        a : ``(..., algebra_dim)`` the pair logarithms ``log(u_i^{-1} u_j)``.
+        qi, qj : ``(..., orbit_dim)`` the orbit embeddings of the two elements.
+        scale : float
+            A length scale ``s > 0`` (about the data's): below it the description is regularised.
+
+        Returns
+        -------
+        ``(..., smooth_pair_dim)``: a function of ``(x_i, x_j)`` that is invariant, separates the
+        orbits of pairs (away from the fixed points) and is smooth, also at fixed points of the action,
+        where any section (hence ``a``) is singular. Only actions with fixed points need it; see
+        :class:`SO2Action`.
+        """
+        raise ValueError(f"{self.name}: no smooth pair input is implemented for this action "
+                         "(only for SO(2) on R^2); use the smooth embedding of log(u_i^-1 u_j) instead")
+
     def _stabilizer_identity(self, x, n, gen):
         return self.group.identity(x.shape[:-1] + (n,), dtype=x.dtype, device=x.device)
 
@@ -437,6 +460,31 @@ class SO2Action(LieAction):
         t = _uniform_angles(x.shape[:-1] + (n,), make_generator(seed, x.device), x)
         at_origin = (x == 0).all(-1, keepdim=True)
         return SO2.from_angle(torch.where(at_origin, t, torch.zeros_like(t)))
+
+    smooth_pair_dim = 4
+
+    def smooth_pair_input(self, a, qi, qj, scale=1.0):
+        r"""``(y_i . y_j, y_i x y_j, rho_i - s, rho_j - s)`` with ``rho = sqrt(|x|^2 + s^2)``, ``y = x / rho``.
+
+        The usual kernel input ``(cos w, sin w, r_i, r_j)`` of ``w = log(u_i^{-1} u_j)`` is singular at
+        the fixed point ``x = 0``: the section's angle jumps there (so ``cos w`` does, and a network of
+        it jumps across the origin, with gradients ``~ 1 / |x_i|`` nearby) and ``r = |x|`` has a kink.
+        This is its regularisation at the scale ``s``: ``y_i . y_j = r_i r_j cos w / (rho_i rho_j)`` and
+        ``rho - s = r^2 / (rho + s)`` are smooth functions of the points (of ``x_i . x_j``,
+        ``x_i x x_j`` and ``|x|^2``, the generating polynomial invariants of a pair). For ``|x| >> s``
+        it tends to ``(cos w, sin w, r_i - s, r_j - s)``; for ``|x| << s`` to the polynomial invariants
+        themselves (divided by ``s^2``, resp. ``2 s``). Unlike the polynomials it grows only linearly
+        with ``|x|``, so an MLP on it does not extrapolate quadratically far from the data.
+        """
+        _check_tail("a", a, (1,), "so(2) pair logarithms")
+        _check_tail("qi", qi, (1,), "orbit embeddings r = |x|")
+        _check_tail("qj", qj, (1,), "orbit embeddings r = |x|")
+        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+            raise ValueError(f"{self.name}: the smooth pair input's scale must be a positive finite number, got {scale!r}")
+        rho_i = torch.sqrt(qi * qi + scale * scale)
+        rho_j = torch.sqrt(qj * qj + scale * scale)
+        c = qi * qj / (rho_i * rho_j)
+        return torch.cat([c * torch.cos(a), c * torch.sin(a), qi * qi / (rho_i + scale), qj * qj / (rho_j + scale)], dim=-1)
 
 
 class SO3Action(LieAction):

@@ -76,13 +76,14 @@ def test_equivariance_test_can_fail():
     assert (broken(cloud).f - broken(moved).f).abs().max() > 1e-3
 
 
-@pytest.mark.parametrize("name", ["T2", "SO2", "Trivial"])
-def test_invariance_from_raw_points(name):
+@pytest.mark.parametrize("name, pair_input", [("T2", "embed"), ("SO2", "embed"), ("SO2", "smooth"),
+                                              ("SO2", "log"), ("Trivial", "embed")])
+def test_invariance_from_raw_points(name, pair_input):
     """T(2) and SO(2) lifts are deterministic here, so moving the raw points moves the lift exactly."""
     action = lie_action(name)
     x, f, mask = cloud_data(action, seed=4)
     torch.manual_seed(0)  # the initialisation must not depend on which tests ran before
-    net = LieResNet(action, 3, 2, channels=8, num_layers=2, nbhd=6, ds_frac=0.5).double()
+    net = LieResNet(action, 3, 2, channels=8, num_layers=2, nbhd=6, ds_frac=0.5, pair_input=pair_input).double()
     th = torch.tensor(0.7, dtype=F64)
     R = torch.stack([torch.cos(th), -torch.sin(th), torch.sin(th), torch.cos(th)]).reshape(2, 2)
     t = torch.tensor([1.5, -0.3], dtype=F64)
@@ -200,6 +201,12 @@ def test_bad_input_gets_clear_errors():
         LieConv(action, 3, 2)(x)
     with pytest.raises(ValueError, match="frame"):
         lift_cloud(SO2Action(), x, f, stabilizer="frame")
+    with pytest.raises(ValueError, match="'smooth' is not implemented for SE\\(2\\)"):
+        LieConv(action, 3, 2, pair_input="smooth")
+    with pytest.raises(ValueError, match="smooth_scale must be a positive"):
+        LieConv(SO2Action(), 3, 2, pair_input="smooth", smooth_scale=-1.0)
+    with pytest.raises(ValueError, match="pair_input must be"):
+        LieConv(action, 3, 2, pair_input="cartesian")
     # NaN at padding is fine: padding never enters
     xn = x.clone()
     xn[-1, -1] = math.nan

@@ -49,6 +49,32 @@ def test_each_symmetry_conserves_its_noether_charge_only(name, conserves_p, cons
     assert (dL < 1e-6) == conserves_l, dL
 
 
+@pytest.mark.parametrize("pair_input", [None, "embed"])
+def test_so2_potential_is_smooth_at_the_fixed_point(pair_input):
+    """SO(2)'s lift is singular at x = 0. With the default (smooth) pair input, V_theta is smooth
+    there: V(eps e1) - V(-eps e1) shrinks like eps and the force stays bounded. With the lifted
+    (cos w, sin w, |x_i|, |x_j|) input, V jumps across the origin and the force grows like 1 / eps,
+    which is what made RK4 lose angular momentum on the spring benchmark."""
+    torch.manual_seed(0)
+    z0, _, feats = spring_state(B=1, N=5)
+    H = HamiltonianLieConv(lie_action("SO2"), 2, channels=16, num_layers=2, pair_input=pair_input).double()
+    jump, force = [], []
+    for eps in (1e-2, 1e-4):
+        q = z0[:, 0].clone()
+        q[0, 0] = torch.tensor([eps, 0.0], dtype=F64)
+        mirrored = q.clone()
+        mirrored[0, 0] = -q[0, 0]
+        q.requires_grad_(True)
+        V = H.potential(q, feats).sum()
+        (g,) = torch.autograd.grad(V, q)
+        jump.append((V - H.potential(mirrored, feats).sum()).abs().item())
+        force.append(g[0, 0].norm().item())
+    if pair_input is None:
+        assert jump[1] < 0.02 * jump[0] and force[1] < 1.5 * force[0], (jump, force)
+    else:
+        assert jump[1] > 0.5 * jump[0] > 0 and force[1] > 50 * force[0], (jump, force)
+
+
 def spring_vector_field(m, k):
     """The spring benchmark's true dynamics (``examples/springs/data.py``), ``V = 1/2 sum k_i k_j |q_i - q_j|^2``."""
     def H(z):

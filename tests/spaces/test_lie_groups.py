@@ -184,8 +184,38 @@ def test_frame_stabilizer_is_equivariant():
     assert err(u2, SE2.compose(w, u)) < 1e-12
 
 
+def test_so2_smooth_pair_input_is_a_function_of_the_points():
+    """From the lifted pair: ``(y_i . y_j, y_i x y_j, rho_i - s, rho_j - s)``, ``rho = sqrt(|x|^2 + s^2)``,
+    ``y = x / rho`` -- also for a point at the origin, where the section's angle is arbitrary."""
+    action, s = SO2Action(), 0.5
+    x = torch.randn(6, 2, dtype=F64, generator=gen(0))
+    x[2] = 0.0
+    u, q = action.lift(x, 1, seed=1)
+    u = u[:, 0]
+    ui, uj = SO2.inverse(u).unsqueeze(1).expand(6, 6, 2, 2), u.unsqueeze(0).expand(6, 6, 2, 2)
+    a = SO2.log(SO2.compose(ui, uj))
+    got = action.smooth_pair_input(a, q.unsqueeze(1).expand(6, 6, 1), q.unsqueeze(0).expand(6, 6, 1), scale=s)
+    rho = torch.sqrt((x * x).sum(-1, keepdim=True) + s * s)
+    y = x / rho
+    yi, yj = y.unsqueeze(1), y.unsqueeze(0)
+    want = torch.stack([(yi * yj).sum(-1), yi[..., 0] * yj[..., 1] - yi[..., 1] * yj[..., 0],
+                        (rho[:, 0] - s).unsqueeze(1).expand(6, 6), (rho[:, 0] - s).unsqueeze(0).expand(6, 6)], dim=-1)
+    assert got.shape == (6, 6, action.smooth_pair_dim)
+    assert err(got, want) < 1e-12
+    # far from the origin (|x| >> s) it is the lifted (cos w, sin w, r_i - s, r_j - s)
+    far = action.smooth_pair_input(a, 1e6 * q.unsqueeze(1).expand(6, 6, 1), 1e6 * q.unsqueeze(0).expand(6, 6, 1), s)
+    keep = (q[:, 0] > 0).unsqueeze(1) & (q[:, 0] > 0).unsqueeze(0)
+    assert err(far[..., :2][keep], torch.cat([torch.cos(a), torch.sin(a)], -1)[keep]) < 1e-9
+
+
 # -- bad input ---------------------------------------------------------------------------------------
 def test_bad_input_gets_clear_errors():
+    with pytest.raises(ValueError, match="no smooth pair input"):
+        SE2Action().smooth_pair_input(torch.zeros(3, 3), torch.zeros(3, 0), torch.zeros(3, 0))
+    with pytest.raises(ValueError, match="so\\(2\\) pair logarithms"):
+        SO2Action().smooth_pair_input(torch.zeros(3, 2), torch.zeros(3, 1), torch.zeros(3, 1))
+    with pytest.raises(ValueError, match="scale must be a positive"):
+        SO2Action().smooth_pair_input(torch.zeros(3, 1), torch.zeros(3, 1), torch.zeros(3, 1), scale=0.0)
     with pytest.raises(ValueError, match=r"points of R\^2"):
         SE2Action().lift(torch.zeros(4, 3, dtype=F64))
     with pytest.raises(ValueError, match="NaN"):
