@@ -442,12 +442,21 @@ class _SE3(RigidMotionGroup):
         return self.from_parts(r, (jac @ u.unsqueeze(-1)).squeeze(-1))
 
     def log(self, g):
+        r"""``(..., 4, 4) -> (..., 6)``: ``w = log(R)`` and ``u = J(w)^{-1} t`` with the closed-form inverse
+        of the left Jacobian, ``J^{-1} = I - K / 2 + d K^2``, ``K = hat(w)``,
+        ``d = (1 - (theta / 2) cot(theta / 2)) / theta^2`` (a series near 0; ``theta <= pi``, where it is
+        ``1 / pi^2``), instead of a linear solve per element."""
         w = SO3.log(self.rotation(g))
-        b, c = self._left_jacobian_coeffs((w * w).sum(-1))
+        theta2 = (w * w).sum(-1)
+        small = theta2 < 1e-4
+        t2 = torch.where(small, torch.ones_like(theta2), theta2)
+        half = torch.sqrt(t2) / 2
+        d = torch.where(small, 1.0 / 12 + theta2 / 720 + theta2**2 / 30240,
+                        (1 - half * torch.cos(half) / torch.sin(half)) / t2)
         k = _hat(w)
         eye = torch.eye(3, dtype=g.dtype, device=g.device)
-        jac = eye + b[..., None, None] * k + c[..., None, None] * (k @ k)
-        u = torch.linalg.solve(jac, self.translation(g).unsqueeze(-1)).squeeze(-1)
+        jac_inv = eye - 0.5 * k + d[..., None, None] * (k @ k)
+        u = (jac_inv @ self.translation(g).unsqueeze(-1)).squeeze(-1)
         return torch.cat([u, w], dim=-1)
 
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
