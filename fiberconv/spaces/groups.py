@@ -35,6 +35,7 @@ __all__ = [
     "SO3",
     "SE3",
     "T3",
+    "TranslationGroup",
     "rot_z",
     "rot_y",
     "rot_x",
@@ -332,16 +333,20 @@ class _SO3(Group):
         return self.from_quaternion(q)
 
 
-class _T3(Group):
-    """The translation group T(3) = (R^3, +) as ``(..., 3)`` vectors."""
+class TranslationGroup(Group):
+    """The translation group ``T(d) = (R^d, +)`` as ``(..., d)`` vectors; ``exp`` and ``log`` are the identity."""
 
-    name = "T(3)"
-    element_shape = (3,)
-    algebra_dim = 3
-    space_dim = 3
+    def __init__(self, d: int):
+        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+            raise ValueError(f"TranslationGroup: d must be a positive int, got {d!r}")
+        self.d = d
+        self.name = f"T({d})"
+        self.element_shape = (d,)
+        self.algebra_dim = d
+        self.space_dim = d
 
     def identity(self, batch_shape=(), dtype=None, device=None):
-        return torch.zeros(_batch(batch_shape) + (3,), dtype=_float_dtype(dtype), device=device)
+        return torch.zeros(_batch(batch_shape) + (self.d,), dtype=_float_dtype(dtype), device=device)
 
     def compose(self, a, b):
         return self.check(a, "a") + self.check(b, "b")
@@ -351,20 +356,30 @@ class _T3(Group):
 
     def act(self, g, x):
         self.check(g)
-        _check_tail("x", x, (3,), "points of R^3")
+        _check_tail("x", x, (self.d,), f"points of R^{self.d}")
         return g + x
 
     def exp(self, v):
-        _check_tail("v", v, (3,), "t(3) vectors")
+        _check_tail("v", v, (self.d,), f"t({self.d}) vectors")
         return v.clone()
 
     def log(self, g):
         return self.check(g).clone()
 
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
-        """T(3) has no normalisable Haar measure: translations ~ N(0, scale^2 I)."""
+        """``T(d)`` has no normalisable Haar measure: translations ``~ N(0, scale^2 I)``."""
         gen = make_generator(seed, device)
-        return scale * torch.randn(_batch(batch_shape) + (3,), generator=gen, dtype=_float_dtype(dtype), device=device)
+        shape = _batch(batch_shape) + (self.d,)
+        return scale * torch.randn(shape, generator=gen, dtype=_float_dtype(dtype), device=device)
+
+    def __repr__(self):
+        return f"T({self.d})"
+
+    def __eq__(self, other):
+        return isinstance(other, TranslationGroup) and other.d == self.d
+
+    def __hash__(self):
+        return hash(("T", self.d))
 
 
 class RigidMotionGroup(Group):
@@ -469,5 +484,5 @@ class _SE3(RigidMotionGroup):
 
 SO2 = _SO2()
 SO3 = _SO3()
-T3 = _T3()
+T3 = TranslationGroup(3)
 SE3 = _SE3()

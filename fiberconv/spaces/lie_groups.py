@@ -42,7 +42,10 @@ from typing import Optional
 
 import torch
 
-from .groups import SE3, SO2, SO3, T3, Group, RigidMotionGroup, Seed, _batch, _check_tail, _float_dtype, make_generator, rot_y, rot_z
+from .groups import (
+    SE3, SO2, SO3, T3, Group, RigidMotionGroup, Seed, TranslationGroup, _batch, _check_tail, _float_dtype, make_generator,
+    rot_y, rot_z,
+)
 
 __all__ = [
     "TranslationGroup", "T", "SE2", "RxSO2", "TrivialGroup",
@@ -59,55 +62,6 @@ def _sinc_terms(w: torch.Tensor):
     a = torch.where(small, 1 - w2 / 6 + w2 * w2 / 120, torch.sin(ws) / ws)
     b = torch.where(small, w / 2 - w * w2 / 24 + w * w2 * w2 / 720, (1 - torch.cos(ws)) / ws)
     return a, b
-
-
-class TranslationGroup(Group):
-    """The translation group ``T(d) = (R^d, +)`` as ``(..., d)`` vectors; ``exp`` and ``log`` are the identity."""
-
-    def __init__(self, d: int):
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ValueError(f"TranslationGroup: d must be a positive int, got {d!r}")
-        self.d = d
-        self.name = f"T({d})"
-        self.element_shape = (d,)
-        self.algebra_dim = d
-        self.space_dim = d
-
-    def identity(self, batch_shape=(), dtype=None, device=None):
-        return torch.zeros(_batch(batch_shape) + (self.d,), dtype=_float_dtype(dtype), device=device)
-
-    def compose(self, a, b):
-        return self.check(a, "a") + self.check(b, "b")
-
-    def inverse(self, g):
-        return -self.check(g)
-
-    def act(self, g, x):
-        self.check(g)
-        _check_tail("x", x, (self.d,), f"points of R^{self.d}")
-        return g + x
-
-    def exp(self, v):
-        _check_tail("v", v, (self.d,), f"t({self.d}) vectors")
-        return v.clone()
-
-    def log(self, g):
-        return self.check(g).clone()
-
-    def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
-        """``T(d)`` has no normalisable Haar measure: translations ``~ N(0, scale^2 I)``."""
-        gen = make_generator(seed, device)
-        shape = _batch(batch_shape) + (self.d,)
-        return scale * torch.randn(shape, generator=gen, dtype=_float_dtype(dtype), device=device)
-
-    def __repr__(self):
-        return f"T({self.d})"
-
-    def __eq__(self, other):
-        return isinstance(other, TranslationGroup) and other.d == self.d
-
-    def __hash__(self):
-        return hash(("T", self.d))
 
 
 def T(d: int) -> Group:

@@ -28,7 +28,7 @@ The induced representation of a rotation ``R`` (a rotation about the grid centre
 from __future__ import annotations
 
 import itertools
-from typing import Sequence, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
