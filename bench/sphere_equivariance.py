@@ -40,7 +40,7 @@ def main():
             t0, errs = time.perf_counter(), []
             for ti, to in CASES.values():
                 ti, to = sphere_field_type(ti), sphere_field_type(to)
-                conv = SphereConv(ti, to, grid, bias=False, **kw).double()
+                conv = SphereConv(ti, to, grid, bias=False, dtype=torch.float64, **kw)
                 check = EquivarianceChecker(ti, grid, to)
                 f = bandlimited_field(ti, grid, args.lmax, batch=1)
                 errs.append(sum(check(conv, f, g) for g in rots) / len(rots))

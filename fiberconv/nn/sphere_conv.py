@@ -87,8 +87,9 @@ def _pair_frames(bundle, x, y, rows, cols, chunk: int = 1 << 19):
     out = []
     for start in range(0, rows.shape[0], chunk):
         r, c = rows[start : start + chunk], cols[start : start + chunk]
-        c1, s1, cp1, sp1 = (t[r] for t in tx)
-        ct2, st2, cp2, sp2 = (t[c] for t in ty)
+        # index_select: several times faster than advanced indexing for a 1-D gather on the CPU
+        c1, s1, cp1, sp1 = (t.index_select(0, r) for t in tx)
+        ct2, st2, cp2, sp2 = (t.index_select(0, c) for t in ty)
         cd = cp2 * cp1 + sp2 * sp1
         sd = sp2 * cp1 - cp2 * sp1
         s2cd = st2 * cd
@@ -160,7 +161,7 @@ def _filter_operator(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tenso
     torch.cumsum(torch.bincount(rows, minlength=n_rows).repeat(n_b), 0, out=crow[1:])
     crow_t = torch.zeros(n_cols + 1, dtype=itype)
     torch.cumsum(torch.bincount(cols, minlength=n_cols) * n_b, 0, out=crow_t[1:])
-    cols_t = (rows[order].to(itype).unsqueeze(1) + n_rows * torch.arange(n_b, dtype=itype)).reshape(-1)
+    cols_t = (rows.to(itype).index_select(0, order).unsqueeze(1) + n_rows * torch.arange(n_b, dtype=itype)).reshape(-1)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
         warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
@@ -186,6 +187,15 @@ class SphereConv(nn.Module):
         Power of two: the output lives on the grid with ``nside // stride`` (same ordering).
     bias : bool
         Learnable bias on the scalar (``m = 0``) output channels only.
+    dtype : torch.dtype, optional
+        Floating dtype of the weights and of the precomputed filter operators (default:
+        ``torch.get_default_dtype()``). The pair geometry is always computed in float64; the operator
+        values, products of a few factors rounded to ``dtype``, are formed in ``dtype`` (float32: a
+        relative error of a few 1e-7, at half the time and memory of forming them in float64). For
+        float64 accuracy build with ``dtype=torch.float64``: ``.double()`` on a float32 layer keeps the
+        float32 rounding of its operators.
+    device : torch.device, optional
+        Where the parameters and buffers live (built on the CPU, then moved).
 
     Shapes
     ------
@@ -194,9 +204,13 @@ class SphereConv(nn.Module):
     """
 
     def __init__(self, in_type: FieldType, out_type: FieldType, grid: HealpixGrid, radius: Optional[float] = None,
-                 n_rings: int = 2, stride: int = 1, bias: bool = True):
+                 n_rings: int = 2, stride: int = 1, bias: bool = True, dtype: Optional[torch.dtype] = None,
+                 device=None):
         super().__init__()
         self.grid = _check_grid(grid, "SphereConv")
+        dtype = torch.get_default_dtype() if dtype is None else dtype
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"SphereConv: dtype must be a floating torch.dtype, got {dtype!r}")
         if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1 or stride & (stride - 1):
             raise ValueError(f"SphereConv: stride must be a power of two >= 1, got {stride!r}")
         if stride > grid.nside:
@@ -206,16 +220,18 @@ class SphereConv(nn.Module):
         self.radius = float(radius) if radius is not None else default_radius(grid)
         self.basis = SphereKernelBasis(in_type, out_type, self.radius, n_rings)
         self.in_type, self.out_type = in_type, out_type
-        self._build_geometry()
+        self._build_geometry(dtype)
         fan_in = sum(g.numel() for g in self.basis.in_groups.values()) * n_rings
-        self.weight = nn.Parameter(torch.randn(self.basis.dim) * math.sqrt(2.0 / max(fan_in, 1)))
+        self.weight = nn.Parameter(torch.randn(self.basis.dim, dtype=dtype) * math.sqrt(2.0 / max(fan_in, 1)))
         scalar_out = self.basis.out_groups.get(0)
         self.register_buffer("bias_index", scalar_out.reshape(-1) if scalar_out is not None else torch.zeros(0, dtype=torch.long),
                              persistent=False)
-        self.bias = nn.Parameter(torch.zeros(self.bias_index.numel())) if bias and self.bias_index.numel() else None
+        self.bias = nn.Parameter(torch.zeros(self.bias_index.numel(), dtype=dtype)) if bias and self.bias_index.numel() else None
+        if device is not None:
+            self.to(device)
 
     # -- construction: everything that depends only on the grid ---------------------------------------
-    def _build_geometry(self):
+    def _build_geometry(self, dtype: torch.dtype):
         basis = self.basis
         bundle = self.in_type.bundle
         x = self.out_grid.xyz(dtype=torch.float64)
@@ -223,9 +239,11 @@ class SphereConv(nn.Module):
         idx, mask = self.grid.neighbours_of(x, self.radius)
         self.n_neighbours = idx.shape[1]  # the most neighbours of any output point
         rows, cols = mask.nonzero(as_tuple=True)[0], idx[mask]  # pairs (output x, input y), sorted by x
+        # geometry in float64; everything of size P x filters is formed in the layer's dtype
         ca, sa, beta, ct, st = _pair_frames(bundle, x, y, rows, cols)  # (P,) each
+        ca, sa, ct, st = (t.to(dtype) for t in (ca, sa, ct, st))
         self.n_pairs = rows.numel()
-        phi = basis.radial(beta) * (4 * math.pi / self.grid.npix)  # (P, R)
+        phi = (basis.radial(beta) * (4 * math.pi / self.grid.npix)).to(dtype)  # (P, R)
         rot_alpha = _cos_sin_multiples(ca, sa, max(basis.out_groups))
         # filters: for each ring, one per output frequency m2 = 0, two (cos, sin) per m2 > 0
         filters, self.filter_index = [], {}
@@ -240,7 +258,7 @@ class SphereConv(nn.Module):
                     self.filter_index[(j, m2, "s")] = len(filters)
                     filters.append(phi[:, j] * rot_alpha[m2][1])
         self.n_filters = len(filters)
-        psi = torch.stack(filters)  # (F, P), float64
+        psi = torch.stack(filters)  # (F, P)
         F, P = psi.shape
         n_out, n_in = self.out_grid.npix, self.grid.npix
         # input channels in the "twisted order": scalars, then (all a, all b) components per m1 > 0.
@@ -248,7 +266,7 @@ class SphereConv(nn.Module):
         # (a|b out, filter, x), columns (a|b in, y): (c a - s b, s a + c b), every pair twice (a and b).
         perm, self.groups = [], []
         order = torch.argsort(cols, stable=True)  # the pairs by input pixel, for the transposes
-        psi_t = psi.T[order]  # (P, F)
+        psi_t = psi.index_select(1, order).T.contiguous()  # (P, F), the pairs by input pixel
         if 0 in basis.in_groups:
             g0 = basis.in_groups[0].reshape(-1)
             self.groups.append((0, g0.numel()))
@@ -265,12 +283,14 @@ class SphereConv(nn.Module):
             self.groups.append((m1, g.shape[0]))
             perm += g[:, 0].tolist() + g[:, 1].tolist()
             c, s = rot_tau[m1]
-            # blocks (a|b out, filter), entries (pair, a|b in): psi times [[c, -s], [s, c]]
-            twist = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)])  # (a|b out, P, a|b in)
-            values = torch.mul(psi.unsqueeze(-1), twist.unsqueeze(1), out=psi.new_empty(2, F, P, 2))
-            # the transpose: entries (a|b in, pair by input pixel), blocks (a|b out, filter)
-            values_t = torch.mul(twist[:, order].permute(2, 1, 0).unsqueeze(-1), psi_t.unsqueeze(1),
-                                 out=psi.new_empty(2, P, 2, F))
+            c_t, s_t = c.index_select(0, order), s.index_select(0, order)
+            # blocks (a|b out, filter), entries (pair, a|b in): psi times twist[o][i] = [[c, -s], [s, c]];
+            # the transpose: entries (a|b in, pair by input pixel), blocks (a|b out, filter). One product
+            # per (o, i) into a strided view: ~2x faster than one broadcast product with a short inner dim
+            values, values_t = psi.new_empty(2, F, P, 2), psi.new_empty(2, P, 2, F)
+            for o, i, v, v_t in ((0, 0, c, c_t), (0, 1, -s, -s_t), (1, 0, s, s_t), (1, 1, c, c_t)):
+                torch.mul(psi, v, out=values[o, :, :, i])
+                torch.mul(psi_t, v_t.unsqueeze(1), out=values_t[i, :, o, :])
             values, values_t = values.view(2 * F, 2 * P), values_t.view(2 * P, 2 * F)
             self._register_operator(m1, rows2, cols2, values, order2, values_t, n_out, 2 * n_in)
         self.register_buffer("in_perm", torch.tensor(perm, dtype=torch.long), persistent=False)
@@ -281,14 +301,14 @@ class SphereConv(nn.Module):
         patterns = []
         for m2, m1, elems in basis.type_pairs:
             d2 = 1 if m2 == 0 else 2
-            pattern = torch.zeros(len(elems), d2, self.n_filters, 1 if m1 == 0 else 2, dtype=torch.float64)
-            jmat = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=torch.float64)
+            pattern = torch.zeros(len(elems), d2, self.n_filters, 1 if m1 == 0 else 2, dtype=dtype)
+            jmat = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=dtype)
             for e, (j, a) in enumerate(elems):
                 if m2 == 0:
                     pattern[e, :, self.filter_index[(j, 0, "c")]] = a
                 else:  # rho2(alpha) A = cos(m2 alpha) A + sin(m2 alpha) J A
                     pattern[e, :, self.filter_index[(j, m2, "c")]] = a
-                    pattern[e, :, self.filter_index[(j, m2, "s")]] = jmat @ a
+                    pattern[e, :, self.filter_index[(j, m2, "s")]] = jmat @ a.to(dtype)
             patterns.append(pattern)
         for i, p in enumerate(patterns):
             self.register_buffer(f"pattern_{i}", p, persistent=False)

@@ -8,12 +8,14 @@ r"""Ready-made spherical CNNs on HEALPix, built only from equivariant layers.
   field type to any field type (scalar -> vector, vector -> vector, ...).
 
 Every model is a plain ``nn.Module``: its ``state_dict`` is the same in train and eval mode, it holds no
-hidden state, and it pickles. Hidden widths are given as ``(n_scalars, n_vectors)`` per level; vectors
+hidden state, and it pickles. ``dtype`` and ``device`` are factory arguments as in ``torch.nn``: pass
+``dtype=torch.float64`` for float64 accuracy (the convolutions' filter operators are formed in ``dtype``;
+``.double()`` on a float32 model keeps their float32 rounding). Hidden widths are given as ``(n_scalars, n_vectors)`` per level; vectors
 are ``m = 1`` fields (tangent vectors), gated by their own scalar gates.
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -41,13 +43,15 @@ class SphereBlock(nn.Module):
     """``SphereConv(in_type -> scalars + gates + vectors) -> FieldBatchNorm -> gate``: output
     ``n_scalars`` scalars and ``n_vectors`` tangent vector fields."""
 
-    def __init__(self, in_type: FieldType, grid: HealpixGrid, n_scalars: int, n_vectors: int, stride: int = 1, **conv_kwargs):
+    def __init__(self, in_type: FieldType, grid: HealpixGrid, n_scalars: int, n_vectors: int, stride: int = 1,
+                 dtype: Optional[torch.dtype] = None, device=None, **conv_kwargs):
         super().__init__()
         self.gate = GatedNonlinearity(in_type.bundle, n_scalars, [SO2Irrep(1)] * n_vectors, SO2Irrep(0))
-        self.conv = SphereConv(in_type, self.gate.in_type, grid, stride=stride, **conv_kwargs)
+        self.conv = SphereConv(in_type, self.gate.in_type, grid, stride=stride, dtype=dtype, **conv_kwargs)
         self.norm = FieldBatchNorm(self.gate.in_type)
         self.in_type, self.out_type = in_type, self.gate.out_type
         self.grid, self.out_grid = grid, self.conv.out_grid
+        self.to(dtype=self.conv.weight.dtype, device=device)
 
     def forward(self, x):
         return self.gate(self.norm(self.conv(x)))
@@ -62,10 +66,12 @@ class SphericalClassifier(nn.Module):
     grid : HealpixGrid of the input
     n_classes : int
     widths : ``(n_scalars, n_vectors)`` per level; a ``SpherePool`` halves ``nside`` between levels
+    dtype, device : factory arguments, as in ``torch.nn`` (see the module docstring)
+    **conv_kwargs : passed to every :class:`SphereConv` (``radius``, ``n_rings``, ``bias``)
     """
 
     def __init__(self, in_type: FieldType, grid: HealpixGrid, n_classes: int, widths: Sequence[Width] = ((8, 4), (16, 8)),
-                 **conv_kwargs):
+                 dtype: Optional[torch.dtype] = None, device=None, **conv_kwargs):
         super().__init__()
         widths = _check_widths(widths, "SphericalClassifier")
         if grid.nside < 2 ** (len(widths) - 1):
@@ -76,12 +82,13 @@ class SphericalClassifier(nn.Module):
             if i > 0:
                 layers.append(SpherePool(t, g))
                 g = g.coarsen()
-            block = SphereBlock(t, g, ns, nv, **conv_kwargs)
+            block = SphereBlock(t, g, ns, nv, dtype=dtype, **conv_kwargs)
             layers.append(block)
             t = block.out_type
         self.features = nn.Sequential(*layers)
         self.pool = InvariantPooling(t)
         self.head = nn.Linear(self.pool.n_out, n_classes)
+        self.to(dtype=self.head.weight.dtype if dtype is None else dtype, device=device)
 
     def forward(self, x):
         return self.head(self.pool(self.features(x)))
@@ -96,7 +103,8 @@ class SphericalUNet(nn.Module):
     """
 
     def __init__(self, in_type: FieldType, out_type: FieldType, grid: HealpixGrid,
-                 widths: Sequence[Width] = ((8, 8), (16, 16), (32, 16)), **conv_kwargs):
+                 widths: Sequence[Width] = ((8, 8), (16, 16), (32, 16)), dtype: Optional[torch.dtype] = None, device=None,
+                 **conv_kwargs):
         super().__init__()
         widths = _check_widths(widths, "SphericalUNet")
         if grid.nside < 2 ** (len(widths) - 1):
@@ -108,7 +116,7 @@ class SphericalUNet(nn.Module):
             if i > 0:
                 self.pools.append(SpherePool(t, g))
                 g = g.coarsen()
-            block = SphereBlock(t, g, ns, nv, **conv_kwargs)
+            block = SphereBlock(t, g, ns, nv, dtype=dtype, **conv_kwargs)
             self.down.append(block)
             t = block.out_type
             skips.append((t, g))
@@ -117,10 +125,11 @@ class SphericalUNet(nn.Module):
             skip_type, g = skips[i]
             self.unpools.append(SphereUnpool(t, g))
             ns, nv = widths[i]
-            block = SphereBlock(t + skip_type, g, ns, nv, **conv_kwargs)
+            block = SphereBlock(t + skip_type, g, ns, nv, dtype=dtype, **conv_kwargs)
             self.up.append(block)
             t = block.out_type
-        self.head = SphereConv(t, out_type, grid, **conv_kwargs)
+        self.head = SphereConv(t, out_type, grid, dtype=dtype, **conv_kwargs)
+        self.to(dtype=self.head.weight.dtype, device=device)
 
     def forward(self, x):
         skips = []

@@ -18,7 +18,7 @@ MIXED_OUT = sphere_field_type((1, 2), (0, 1), (2, 1), (3, 1))
 
 def make_conv(in_type, out_type, grid, seed=0, **kw):
     torch.manual_seed(seed)
-    conv = SphereConv(in_type, out_type, grid, **kw).double()
+    conv = SphereConv(in_type, out_type, grid, dtype=torch.float64, **kw)
     if conv.bias is not None:
         with torch.no_grad():
             conv.bias.normal_()
@@ -187,3 +187,33 @@ def test_closed_form_twist_angles_match_the_bundle():
 
     assert same_angle(alpha, a2) and (beta - b2).abs().max() < 1e-12
     assert same_angle(torch.atan2(h[..., 1, 0], h[..., 0, 0]), tau)
+
+
+def _dense(op):
+    return op.to_dense() if op.layout == torch.sparse_csr else op
+
+
+def test_dtype_and_device_factory_arguments(device):
+    """``dtype=`` forms the operators in that dtype from the float64 geometry: a float32 layer's operators
+    equal the float64 layer's to float32 rounding, and it computes the same map."""
+    grid = HealpixGrid(2)
+    torch.manual_seed(0)
+    c64 = SphereConv(MIXED_IN, MIXED_OUT, grid, radius=0.9, dtype=torch.float64)
+    torch.manual_seed(0)
+    c32 = SphereConv(MIXED_IN, MIXED_OUT, grid, radius=0.9, dtype=torch.float32, device=device)
+    for name, buf in c32.named_buffers():
+        assert buf.device.type == device.type, name
+        if buf.is_floating_point():
+            assert buf.dtype == torch.float32, name
+            ref = dict(c64.named_buffers())[name]
+            a, b = _dense(buf).cpu().double(), _dense(ref)
+            assert (a - b).abs().max() <= 1e-6 * b.abs().max(), name
+    assert c32.weight.dtype == torch.float32 and c64.weight.dtype == torch.float64
+    with torch.no_grad():
+        c32.weight.copy_(c64.weight)
+    f = torch.randn(2, MIXED_IN.dim, grid.npix, dtype=torch.float64)
+    ref = c64(f)
+    out = c32(f.float().to(device)).double().cpu()
+    assert (out - ref).abs().max() / ref.abs().max() < 1e-5
+    with pytest.raises(TypeError, match="floating torch.dtype"):
+        SphereConv(MIXED_IN, MIXED_OUT, grid, dtype=torch.int64)

@@ -144,11 +144,11 @@ def test_models_exact_under_grid_symmetries_and_plain(kind):
     s, v = sphere_field_type((0, 1)), sphere_field_type((1, 2))
     torch.manual_seed(0)
     if kind == "classifier":
-        model, in_type = SphericalClassifier(s, grid, 3, widths=((4, 2), (6, 3))), s
+        model, in_type = SphericalClassifier(s, grid, 3, widths=((4, 2), (6, 3)), dtype=torch.float64), s
     else:
         in_type = s if kind == "scalar->vector" else v
-        model = SphericalUNet(in_type, v, grid, widths=((4, 2), (6, 3), (8, 4)))
-    model = model.double()
+        model = SphericalUNet(in_type, v, grid, widths=((4, 2), (6, 3), (8, 4)), dtype=torch.float64)
+    assert all(t.dtype == torch.float64 for t in list(model.parameters()) + list(model.buffers()) if t.is_floating_point())
     keys = set(model.state_dict())
     model.eval()
     assert set(model.state_dict()) == keys

@@ -59,7 +59,7 @@ def rotated(grad):
 @pytest.mark.parametrize("operator", ["gradient", "rotated gradient"])
 def test_scalar_to_vector_represents_gradients(fields, operator):
     grid, data = fields
-    conv = SphereConv(sphere_field_type((0, 1)), sphere_field_type((1, 1)), grid, n_rings=3, bias=False).double()
+    conv = SphereConv(sphere_field_type((0, 1)), sphere_field_type((1, 1)), grid, n_rings=3, bias=False, dtype=torch.float64)
     x = torch.stack([f for f, _, _ in data])[:, None]
     y = torch.stack([g if operator == "gradient" else rotated(g) for _, g, _ in data])
     assert fit(conv, x, y) < 0.05
@@ -69,7 +69,7 @@ def test_scalar_to_vector_represents_gradients(fields, operator):
 def test_vector_to_scalar_represents_divergence_and_curl(fields, operator):
     """v = grad a + r x grad b: div v = lap a and curl v = lap b; the conv must pick the right one."""
     grid, data = fields
-    conv = SphereConv(sphere_field_type((1, 1)), sphere_field_type((0, 1)), grid, n_rings=3, bias=False).double()
+    conv = SphereConv(sphere_field_type((1, 1)), sphere_field_type((0, 1)), grid, n_rings=3, bias=False, dtype=torch.float64)
     pairs = [(data[i], data[(i + 1) % len(data)]) for i in range(len(data))]
     x = torch.stack([a[1] + rotated(b[1]) for a, b in pairs])
     y = torch.stack([(a[2] if operator == "divergence" else b[2]) for a, b in pairs])[:, None]
@@ -79,7 +79,7 @@ def test_vector_to_scalar_represents_divergence_and_curl(fields, operator):
 def test_a_scalar_to_scalar_conv_cannot_represent_a_gradient_component(fields):
     """Control: isotropic scalar kernels cannot produce the (frame-dependent) theta-component."""
     grid, data = fields
-    conv = SphereConv(sphere_field_type((0, 1)), sphere_field_type((0, 1)), grid, n_rings=3, bias=False).double()
+    conv = SphereConv(sphere_field_type((0, 1)), sphere_field_type((0, 1)), grid, n_rings=3, bias=False, dtype=torch.float64)
     x = torch.stack([f for f, _, _ in data])[:, None]
     y = torch.stack([g[:1] for _, g, _ in data])
     assert fit(conv, x, y) > 0.5
