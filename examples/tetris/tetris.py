@@ -22,7 +22,7 @@ Models
 ------
 * **SE(3) CNN**: two :class:`~fiberconv.nn.r3_models.R3GatedBlock` (``R3Conv -> FieldBatchNorm ->
   GatedNonlinearity``; 8 scalar + 8 vector fields each; kernel 9 then 5, radial shells of width
-  ``sigma = 1``), a :class:`CrossProduct` of four pairs of vector fields after the first block,
+  ``sigma = 1``), a :class:`~fiberconv.nn.CrossProduct` of four pairs of vector fields after the first block,
   :class:`~fiberconv.nn.nonlinear.InvariantPooling` (mean over the grid of the scalars and of the vector
   norms) and a small MLP. Invariant under rotations and translations up to discretization; exactly
   under the 24 cube rotations.
@@ -47,11 +47,11 @@ import time
 import torch
 from torch import nn
 
+from fiberconv.nn import CrossProduct
 from fiberconv.nn.nonlinear import InvariantPooling
 from fiberconv.nn.r3_kernels import r3_field_type
 from fiberconv.nn.r3_models import R3GatedBlock
 from fiberconv.spaces.groups import SO3
-from fiberconv.spaces.representations import SO3Irrep
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations
 
 PIECES = {
@@ -109,30 +109,6 @@ def mirror_permutation(axis: int = MIRROR_AXIS) -> list:
 
 
 # -- models ----------------------------------------------------------------------------------------
-class CrossProduct(nn.Module):
-    """Appends ``v_{2i} x v_{2i+1}`` for the first ``2 n_pairs`` vector (``l = 1``) fields of ``in_type``.
-
-    A pointwise bilinear map; ``(R a) x (R b) = R (a x b)`` for every rotation ``R``, so it is exactly
-    SO(3)-equivariant (it is not reflection-equivariant: the product is a pseudovector, which is the point).
-    The ``l = 1`` components of the library's real basis are ``(y, z, x)``, a cyclic permutation of
-    ``(x, y, z)``, so the usual formula applies unchanged.
-    """
-
-    def __init__(self, in_type, n_pairs: int):
-        super().__init__()
-        vec = [sl.start for sl, rep in zip(in_type.slices, in_type.fields) if rep == SO3Irrep(1)]
-        if n_pairs < 1 or len(vec) < 2 * n_pairs:
-            raise ValueError(f"CrossProduct: {in_type} has {len(vec)} vector fields, needs {2 * n_pairs}")
-        idx = torch.tensor(vec[: 2 * n_pairs]).view(n_pairs, 2, 1) + torch.arange(3)
-        self.register_buffer("idx", idx, persistent=False)
-        self.in_type = in_type
-        self.out_type = in_type + r3_field_type((1, n_pairs))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, b = x[:, self.idx[:, 0]], x[:, self.idx[:, 1]]  # (B, n, 3, X, Y, Z)
-        return torch.cat([x, torch.linalg.cross(a, b, dim=2).flatten(1, 2)], 1)
-
-
 class MirrorSymmetrized(nn.Module):
     """``logits(x) = (f(x) + f(M x)[perm]) / 2``: ``M`` the mirror of the grid along ``axis`` (exact, a voxel
     flip), ``perm`` its action on the labels (:func:`mirror_permutation`). Then ``logits(M x) =

@@ -32,6 +32,7 @@ from .r3_conv import R3Conv
 from .r3_kernels import IrrepPairBasis, R3KernelBasis, r3_field_type
 from .r3_models import R3Classifier, R3GatedBlock, r3_classifier, r3_segmenter
 from .r3_pool import FieldAvgPool3d, NormMaxPool3d
+from .r3_products import CrossProduct
 from .sphere_conv import SphereConv, default_radius
 from .sphere_kernels import SphereKernelBasis
 from .sphere_models import SphereBlock, SphericalClassifier, SphericalUNet
@@ -44,7 +45,7 @@ __all__ = [
     "NormNonlinearity", "GatedNonlinearity", "RegularNonlinearity", "FieldBatchNorm", "InvariantPooling",
     "SphereConv", "default_radius", "SphereKernelBasis", "SpherePool", "SphereUnpool",
     "SphereBlock", "SphericalClassifier", "SphericalUNet",
-    "R3Conv", "R3KernelBasis", "IrrepPairBasis", "r3_field_type", "FieldAvgPool3d", "NormMaxPool3d",
+    "R3Conv", "R3KernelBasis", "IrrepPairBasis", "r3_field_type", "FieldAvgPool3d", "NormMaxPool3d", "CrossProduct",
     "R3GatedBlock", "R3Classifier", "r3_classifier", "r3_segmenter",
     "LieConv", "LieResNet", "BottleBlock", "GlobalPool", "KernelMLP", "PointwiseLinear", "Swish", "CloudSwish",
     "CloudLayerNorm", "LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "subsample", "farthest_point_indices",
