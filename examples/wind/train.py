@@ -510,8 +510,8 @@ def format_summary(results: Dict, grid: HealpixGrid, coarse: HealpixGrid) -> str
     lines.append(f"{'RMSE within %g° of the poles' % pc['degrees']:<34s}" + "".join(f"{c:>16s}" for c in CASES))
     for name, row in table.items():
         lines.append(f"{name:<34s}" + "".join(f"{row[c]['rmse_polar']:>16.3f}" for c in CASES))
-    lines.append(f"  skill change: RMSE / (the upsampled input's RMSE) on the randomly rotated globe against the same "
-                 f"on the test set (resampling changes the task's difficulty).")
+    lines.append("  skill change: RMSE / (the upsampled input's RMSE) on the randomly rotated globe against the same "
+                 "on the test set (resampling changes the task's difficulty).")
     lines.append(f"  Polar caps: {100 * pc['fraction']:.1f}% of the sphere, where the frame (south, east) turns fastest. "
                  f"Grid discretization: rotating the test winds")
     lines.append(f"  by the random rotations and back changes them by {results['resampling_roundtrip_rmse']:.3f} m/s RMSE "
