@@ -24,9 +24,8 @@ matrix ``M = [C | S]`` (two entries per pair and filter, columns ``(a|b, y)``) g
 product, ``M [a; -b] = C a - S b`` and ``M [b; a] = S a + C b``, with the two right-hand sides side by side.
 Their transposes, which the backward pass multiplies by, are kept as CSR matrices too. A forward pass is
 one sparse-dense product per input frequency and one dense product with the mixing matrix assembled from
-``theta``; features are laid out as ``(pixel, batch,
-channel)`` in memory (the output is a ``(batch, channel, pixel)`` view of it), so a stack of layers needs
-no transposes between them. Memory is ``O(N_pix x neighbours x filters)``, independent of the channels;
+``theta``; features are laid out as ``(pixel, batch, channel)`` in memory (the output is a ``(batch,
+channel, pixel)`` view of it), so a stack of layers needs no transposes between them. Memory is ``O(N_pix x neighbours x filters)``, independent of the channels;
 nothing of size ``N_pix x neighbours x channels`` is ever formed.
 """
 from __future__ import annotations

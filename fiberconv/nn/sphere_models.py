@@ -10,8 +10,9 @@ r"""Ready-made spherical CNNs on HEALPix, built only from equivariant layers.
 Every model is a plain ``nn.Module``: its ``state_dict`` is the same in train and eval mode, it holds no
 hidden state, and it pickles. ``dtype`` and ``device`` are factory arguments as in ``torch.nn``: pass
 ``dtype=torch.float64`` for float64 accuracy (the convolutions' filter operators are formed in ``dtype``;
-``.double()`` on a float32 model keeps their float32 rounding). Hidden widths are given as ``(n_scalars, n_vectors)`` per level; vectors
-are ``m = 1`` fields (tangent vectors), gated by their own scalar gates.
+``.double()`` on a float32 model keeps their float32 rounding). Hidden widths are given as
+``(n_scalars, n_vectors)`` per level; vectors are ``m = 1`` fields (tangent vectors), gated by their own
+scalar gates.
 """
 from __future__ import annotations
 
@@ -87,8 +88,8 @@ class SphericalClassifier(nn.Module):
             t = block.out_type
         self.features = nn.Sequential(*layers)
         self.pool = InvariantPooling(t)
-        self.head = nn.Linear(self.pool.n_out, n_classes)
-        self.to(dtype=self.head.weight.dtype if dtype is None else dtype, device=device)
+        self.head = nn.Linear(self.pool.n_out, n_classes, dtype=dtype)
+        self.to(dtype=self.head.weight.dtype, device=device)
 
     def forward(self, x):
         return self.head(self.pool(self.features(x)))

@@ -166,13 +166,31 @@ def _batch(batch_shape) -> tuple:
     return tuple(batch_shape)
 
 
-class _SO2(Group):
+class PlaneMatrixGroup(Group):
+    """A group of invertible ``(..., 2, 2)`` matrices acting linearly on ``R^2``: identity, product and
+    action are the matrix ones (subclasses give ``inverse``, ``exp``, ``log``, ``sample``)."""
+
+    element_shape = (2, 2)
+    space_dim = 2
+
+    def identity(self, batch_shape=(), dtype=None, device=None):
+        eye = torch.eye(2, dtype=_float_dtype(dtype), device=device)
+        return eye.expand(_batch(batch_shape) + (2, 2)).clone()
+
+    def compose(self, a, b):
+        return self.check(a, "a") @ self.check(b, "b")
+
+    def act(self, g, x):
+        self.check(g)
+        _check_tail("x", x, (2,), "points of R^2")
+        return (g @ x.unsqueeze(-1)).squeeze(-1)
+
+
+class _SO2(PlaneMatrixGroup):
     """SO(2) as ``(..., 2, 2)`` rotation matrices; Lie algebra = the angle."""
 
     name = "SO(2)"
-    element_shape = (2, 2)
     algebra_dim = 1
-    space_dim = 2
 
     def from_angle(self, angle: torch.Tensor) -> torch.Tensor:
         """``(...,) -> (..., 2, 2)``: counter-clockwise rotation by ``angle``."""
@@ -184,20 +202,8 @@ class _SO2(Group):
         self.check(g)
         return torch.atan2(g[..., 1, 0] - g[..., 0, 1], g[..., 0, 0] + g[..., 1, 1])
 
-    def identity(self, batch_shape=(), dtype=None, device=None):
-        eye = torch.eye(2, dtype=_float_dtype(dtype), device=device)
-        return eye.expand(_batch(batch_shape) + (2, 2)).clone()
-
-    def compose(self, a, b):
-        return self.check(a, "a") @ self.check(b, "b")
-
     def inverse(self, g):
         return self.check(g).transpose(-1, -2)
-
-    def act(self, g, x):
-        self.check(g)
-        _check_tail("x", x, (2,), "points of R^2")
-        return (g @ x.unsqueeze(-1)).squeeze(-1)
 
     def exp(self, v):
         _check_tail("v", v, (1,), "so(2) vectors")

@@ -43,7 +43,7 @@ from typing import Optional
 import torch
 
 from .groups import (
-    SE3, SO2, SO3, T3, Group, RigidMotionGroup, Seed, TranslationGroup, _batch, _check_tail, _float_dtype, make_generator,
+    SE3, SO2, SO3, T3, Group, PlaneMatrixGroup, RigidMotionGroup, Seed, TranslationGroup, _batch, _check_tail, _float_dtype, make_generator,
     rot_y, rot_z,
 )
 
@@ -112,7 +112,7 @@ class _SE2(RigidMotionGroup):
         return self.from_parts(r, t)
 
 
-class _RxSO2(Group):
+class _RxSO2(PlaneMatrixGroup):
     r"""``R* x SO(2)`` (positive scalings times rotations of the plane) as ``(..., 2, 2)`` matrices.
 
     An element is ``e^s R(w) = [[a, -b], [b, a]]``; the algebra vector is ``(s, w)`` with
@@ -121,31 +121,17 @@ class _RxSO2(Group):
     """
 
     name = "R*xSO(2)"
-    element_shape = (2, 2)
     algebra_dim = 2
-    space_dim = 2
 
     def from_complex(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """``(a, b) -> [[a, -b], [b, a]]``."""
         return torch.stack([a, -b, b, a], dim=-1).reshape(a.shape + (2, 2))
-
-    def identity(self, batch_shape=(), dtype=None, device=None):
-        eye = torch.eye(2, dtype=_float_dtype(dtype), device=device)
-        return eye.expand(_batch(batch_shape) + (2, 2)).clone()
-
-    def compose(self, a, b):
-        return self.check(a, "a") @ self.check(b, "b")
 
     def inverse(self, g):
         self.check(g)
         a, b = g[..., 0, 0], g[..., 1, 0]
         n2 = a * a + b * b
         return self.from_complex(a / n2, -b / n2)
-
-    def act(self, g, x):
-        self.check(g)
-        _check_tail("x", x, (2,), "points of R^2")
-        return (g @ x.unsqueeze(-1)).squeeze(-1)
 
     def exp(self, v):
         _check_tail("v", v, (2,), "Lie algebra vectors (log-scale s, angle w)")
