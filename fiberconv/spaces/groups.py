@@ -166,31 +166,31 @@ def _batch(batch_shape) -> tuple:
     return tuple(batch_shape)
 
 
-class PlaneMatrixGroup(Group):
-    """A group of invertible ``(..., 2, 2)`` matrices acting linearly on ``R^2``: identity, product and
-    action are the matrix ones (subclasses give ``inverse``, ``exp``, ``log``, ``sample``)."""
-
-    element_shape = (2, 2)
-    space_dim = 2
+class LinearMatrixGroup(Group):
+    """A group of invertible ``(..., n, n)`` matrices acting linearly on ``R^n`` (``n = space_dim``, set by
+    the subclass with ``element_shape = (n, n)``): identity, product and action are the matrix ones
+    (subclasses give ``inverse``, ``exp``, ``log``, ``sample``)."""
 
     def identity(self, batch_shape=(), dtype=None, device=None):
-        eye = torch.eye(2, dtype=_float_dtype(dtype), device=device)
-        return eye.expand(_batch(batch_shape) + (2, 2)).clone()
+        eye = torch.eye(self.space_dim, dtype=_float_dtype(dtype), device=device)
+        return eye.expand(_batch(batch_shape) + self.element_shape).clone()
 
     def compose(self, a, b):
         return self.check(a, "a") @ self.check(b, "b")
 
     def act(self, g, x):
         self.check(g)
-        _check_tail("x", x, (2,), "points of R^2")
+        _check_tail("x", x, (self.space_dim,), f"points of R^{self.space_dim}")
         return (g @ x.unsqueeze(-1)).squeeze(-1)
 
 
-class _SO2(PlaneMatrixGroup):
+class _SO2(LinearMatrixGroup):
     """SO(2) as ``(..., 2, 2)`` rotation matrices; Lie algebra = the angle."""
 
     name = "SO(2)"
+    element_shape = (2, 2)
     algebra_dim = 1
+    space_dim = 2
 
     def from_angle(self, angle: torch.Tensor) -> torch.Tensor:
         """``(...,) -> (..., 2, 2)``: counter-clockwise rotation by ``angle``."""
@@ -219,7 +219,7 @@ class _SO2(PlaneMatrixGroup):
         return self.from_angle((2 * u - 1) * math.pi)
 
 
-class _SO3(Group):
+class _SO3(LinearMatrixGroup):
     """SO(3) as ``(..., 3, 3)`` rotation matrices; Lie algebra ``R^3`` (rotation vectors)."""
 
     name = "SO(3)"
@@ -227,20 +227,8 @@ class _SO3(Group):
     algebra_dim = 3
     space_dim = 3
 
-    def identity(self, batch_shape=(), dtype=None, device=None):
-        eye = torch.eye(3, dtype=_float_dtype(dtype), device=device)
-        return eye.expand(_batch(batch_shape) + (3, 3)).clone()
-
-    def compose(self, a, b):
-        return self.check(a, "a") @ self.check(b, "b")
-
     def inverse(self, g):
         return self.check(g).transpose(-1, -2)
-
-    def act(self, g, x):
-        self.check(g)
-        _check_tail("x", x, (3,), "points of R^3")
-        return (g @ x.unsqueeze(-1)).squeeze(-1)
 
     # -- exp / log -------------------------------------------------------------------------------
     def exp(self, v):

@@ -43,7 +43,7 @@ from typing import Optional
 import torch
 
 from .groups import (
-    SE3, SO2, SO3, T3, Group, PlaneMatrixGroup, RigidMotionGroup, Seed, TranslationGroup, _batch, _check_tail, _float_dtype, make_generator,
+    SE3, SO2, SO3, T3, Group, LinearMatrixGroup, RigidMotionGroup, Seed, TranslationGroup, _batch, _check_tail, _float_dtype, make_generator,
     rot_y, rot_z,
 )
 
@@ -112,7 +112,7 @@ class _SE2(RigidMotionGroup):
         return self.from_parts(r, t)
 
 
-class _RxSO2(PlaneMatrixGroup):
+class _RxSO2(LinearMatrixGroup):
     r"""``R* x SO(2)`` (positive scalings times rotations of the plane) as ``(..., 2, 2)`` matrices.
 
     An element is ``e^s R(w) = [[a, -b], [b, a]]``; the algebra vector is ``(s, w)`` with
@@ -121,7 +121,9 @@ class _RxSO2(PlaneMatrixGroup):
     """
 
     name = "R*xSO(2)"
+    element_shape = (2, 2)
     algebra_dim = 2
+    space_dim = 2
 
     def from_complex(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """``(a, b) -> [[a, -b], [b, a]]``."""
