@@ -29,7 +29,7 @@ def _sync(device):
 
 def run_case(group, mode, device, dtype, batch, n, nbhd, channels, repeats, threads):
     from fiberconv.nn.lieconv import LieConv
-    from fiberconv.nn.lieconv_lift import lift_cloud
+    from fiberconv.nn.lieconv.lift import lift_cloud
     from fiberconv.spaces.lie_groups import lie_action
 
     torch.set_num_threads(threads)

@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from fiberconv.nn.r3_conv import R3Conv
-from fiberconv.nn.r3_kernels import r3_field_type
+from fiberconv.nn.r3.conv import R3Conv
+from fiberconv.nn.r3.kernels import r3_field_type
 
 
 def timed(fn, repeats, device):

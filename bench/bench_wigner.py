@@ -14,9 +14,8 @@ import argparse
 import os
 import platform
 import statistics
-import time
-
 import sys
+import time
 from pathlib import Path
 
 import torch

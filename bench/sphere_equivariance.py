@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fiberconv.fields import sphere_field_type  # noqa: E402
 from fiberconv.nn import EquivarianceChecker, SphereConv  # noqa: E402
 from fiberconv.spaces import SO3, HealpixGrid  # noqa: E402
-from tests.nn.sphere_helpers import bandlimited_field  # noqa: E402
+from fiberconv.testing import bandlimited_field  # noqa: E402
 
 CASES = {"s->v": ((0, 2), (1, 2)), "v->v": ((1, 2), (1, 2)), "v->s": ((1, 2), (0, 2))}
 

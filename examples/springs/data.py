@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from fiberconv.nn.hamiltonian import hamiltonian_vector_field, kinetic_energy, rk4_rollout
+from fiberconv.nn.lieconv import hamiltonian_vector_field, kinetic_energy, rk4_rollout
 
 
 def spring_potential(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

@@ -27,8 +27,13 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import generate, spring_energy  # noqa: E402
 
-from fiberconv.nn.hamiltonian import (  # noqa: E402
-    FCHamiltonian, HamiltonianLieConv, angular_momentum_2d, hamiltonian_vector_field, rk4_rollout, total_momentum,
+from fiberconv.nn.lieconv import (  # noqa: E402
+    FCHamiltonian,
+    HamiltonianLieConv,
+    angular_momentum_2d,
+    hamiltonian_vector_field,
+    rk4_rollout,
+    total_momentum,
 )
 from fiberconv.spaces.lie_groups import lie_action  # noqa: E402
 

@@ -20,7 +20,7 @@ of width ``blob`` voxels, so a continuously rotated piece is sampled as well as 
 
 Models
 ------
-* **SE(3) CNN**: two :class:`~fiberconv.nn.r3_models.R3GatedBlock` (``R3Conv -> FieldBatchNorm ->
+* **SE(3) CNN**: two :class:`~fiberconv.nn.r3.models.R3GatedBlock` (``R3Conv -> FieldBatchNorm ->
   GatedNonlinearity``; 8 scalar + 8 vector fields each; kernel 9 then 5, radial shells of width
   ``sigma = 1``), a :class:`~fiberconv.nn.CrossProduct` of four pairs of vector fields after the first block,
   :class:`~fiberconv.nn.nonlinear.InvariantPooling` (mean over the grid of the scalars and of the vector
@@ -49,8 +49,8 @@ from torch import nn
 
 from fiberconv.nn import CrossProduct
 from fiberconv.nn.nonlinear import InvariantPooling
-from fiberconv.nn.r3_kernels import r3_field_type
-from fiberconv.nn.r3_models import R3GatedBlock
+from fiberconv.nn.r3.kernels import r3_field_type
+from fiberconv.nn.r3.models import R3GatedBlock
 from fiberconv.spaces.groups import SO3
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations
 

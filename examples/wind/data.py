@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -91,7 +91,7 @@ class WindDataset:
     wind: np.ndarray
     grid: HealpixGrid
     time: np.ndarray
-    meta: Dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.wind.shape[0])
@@ -124,7 +124,7 @@ class LatLonWind:
     lat: np.ndarray
     lon: np.ndarray
     time: np.ndarray
-    meta: Dict[str, str] = field(default_factory=dict)
+    meta: dict[str, str] = field(default_factory=dict)
 
     def regrid(self, grid: HealpixGrid, pole_rows: str = "average") -> WindDataset:
         """Regrid to ``grid`` (:class:`~fiberconv.fields.regrid.LatLonToHealpix`): a :class:`WindDataset`."""
@@ -148,7 +148,7 @@ _INTERPOLATION = (
 _NPZ_KEYS = ("wind", "time", "nside", "nest", "units", "components", "source", "interpolation")
 
 
-def load_default(path: Union[str, Path, None] = None) -> WindDataset:
+def load_default(path: str | Path | None = None) -> WindDataset:
     r"""The committed Navy winds, HEALPix nside 32 NESTED, ``wind`` float32 ``(132, 2, 12288)`` in m/s.
 
     Parameters
@@ -193,7 +193,7 @@ def _text(a) -> str:
 class _Var:
     """A NetCDF variable: name, dimension names, attributes, and the raw (unpacked) values on demand."""
 
-    def __init__(self, name: str, dims: Tuple[str, ...], attrs: dict, shape: Tuple[int, ...], getter, path: str):
+    def __init__(self, name: str, dims: tuple[str, ...], attrs: dict, shape: tuple[int, ...], getter, path: str):
         self.name, self.dims, self.attrs, self.shape, self._get, self.path = name, dims, attrs, shape, getter, path
 
     def attr(self, key: str, default: str = "") -> str:
@@ -206,7 +206,7 @@ class _Var:
         return f"{self.name}{self.dims}"
 
 
-def _read_nc3(path: str) -> Dict[str, _Var]:
+def _read_nc3(path: str) -> dict[str, _Var]:
     from scipy.io import netcdf_file
 
     f = netcdf_file(path, "r", mmap=False, maskandscale=False)
@@ -219,7 +219,7 @@ def _read_nc3(path: str) -> Dict[str, _Var]:
     return out
 
 
-def _read_hdf5(path: str) -> Dict[str, _Var]:
+def _read_hdf5(path: str) -> dict[str, _Var]:
     try:
         import h5py
     except ImportError as e:  # pragma: no cover - depends on the environment
@@ -252,7 +252,7 @@ def _read_hdf5(path: str) -> Dict[str, _Var]:
     return out
 
 
-def _open(path) -> Dict[str, _Var]:
+def _open(path) -> dict[str, _Var]:
     path = str(path)
     p = Path(path)
     if not p.is_file():
@@ -311,7 +311,7 @@ def _is_lon(v: _Var) -> bool:
             or v.attr("axis").upper() == "X")
 
 
-def _candidates(variables: Dict[str, _Var], names, standard) -> List[_Var]:
+def _candidates(variables: dict[str, _Var], names, standard) -> list[_Var]:
     hits = []
     for v in variables.values():
         if len(v.shape) < 2:
@@ -321,7 +321,7 @@ def _candidates(variables: Dict[str, _Var], names, standard) -> List[_Var]:
     return hits
 
 
-def _summary(files: Dict[str, Dict[str, _Var]]) -> str:
+def _summary(files: dict[str, dict[str, _Var]]) -> str:
     parts = []
     for path, variables in files.items():
         desc = ", ".join(v.describe() for v in variables.values() if len(v.shape) >= 2) or "none"
@@ -329,7 +329,7 @@ def _summary(files: Dict[str, Dict[str, _Var]]) -> str:
     return "; ".join(parts)
 
 
-def _find(files: Dict[str, Dict[str, _Var]], name: Optional[str], names, standard, what: str, arg: str) -> _Var:
+def _find(files: dict[str, dict[str, _Var]], name: str | None, names, standard, what: str, arg: str) -> _Var:
     if name is not None:
         hits = [vs[name] for vs in files.values() if name in vs]
         if not hits:
@@ -349,7 +349,7 @@ def _find(files: Dict[str, Dict[str, _Var]], name: Optional[str], names, standar
     return hits[0]
 
 
-def _coord(variables: Dict[str, _Var], var: _Var, dim: str) -> Optional[_Var]:
+def _coord(variables: dict[str, _Var], var: _Var, dim: str) -> _Var | None:
     c = variables.get(dim)
     return c if c is not None and len(c.shape) == 1 and c.dims == (dim,) else None
 
@@ -379,7 +379,7 @@ def decode_time(values: np.ndarray, units: str, calendar: str = "standard") -> n
     return origin + seconds.astype("timedelta64[s]")
 
 
-def _grid_of(variables: Dict[str, _Var], var: _Var, lat_name: Optional[str], lon_name: Optional[str]):
+def _grid_of(variables: dict[str, _Var], var: _Var, lat_name: str | None, lon_name: str | None):
     """(lat_axis, lon_axis, lat values, lon values) of ``var``, or a WindDataError naming what is missing."""
     lat_ax = lon_ax = None
     for ax, dim in enumerate(var.dims):
@@ -410,7 +410,7 @@ def _grid_of(variables: Dict[str, _Var], var: _Var, lat_name: Optional[str], lon
     return lat_ax, lon_ax, _unpack(lat_c), _unpack(lon_c)
 
 
-def _field(variables, var: _Var, lat_name, lon_name, select: Dict[str, int]):
+def _field(variables, var: _Var, lat_name, lon_name, select: dict[str, int]):
     """Values ``(T, nlat, nlon)``, lat, lon, time values, time units/calendar of one wind variable."""
     lat_ax, lon_ax, lat, lon = _grid_of(variables, var, lat_name, lon_name)
     values = _unpack(var)
@@ -459,12 +459,12 @@ def _field(variables, var: _Var, lat_name, lon_name, select: Dict[str, int]):
 
 
 def read_latlon_wind(
-    paths: Union[str, Path, Sequence[Union[str, Path]]],
-    u_name: Optional[str] = None,
-    v_name: Optional[str] = None,
-    lat_name: Optional[str] = None,
-    lon_name: Optional[str] = None,
-    select: Optional[Dict[str, int]] = None,
+    paths: str | Path | Sequence[str | Path],
+    u_name: str | None = None,
+    v_name: str | None = None,
+    lat_name: str | None = None,
+    lon_name: str | None = None,
+    select: dict[str, int] | None = None,
 ) -> LatLonWind:
     r"""Read eastward and northward wind from one or more lat-lon NetCDF files.
 
@@ -525,7 +525,7 @@ def read_latlon_wind(
     return LatLonWind(u=u, v=v, lat=ulat, lon=ulon, time=time, meta=meta)
 
 
-def load(*paths: Union[str, Path], **kwargs) -> WindDataset:
+def load(*paths: str | Path, **kwargs) -> WindDataset:
     r"""One entry point: no path -> :func:`load_default`; an ``.npz`` -> :func:`load_default` of it;
     NetCDF file(s) -> :func:`load_netcdf` with ``kwargs`` (``nside``, ``nest``, ``u_name``, ...)."""
     if not paths:
@@ -540,15 +540,15 @@ def load(*paths: Union[str, Path], **kwargs) -> WindDataset:
 
 
 def load_netcdf(
-    *paths: Union[str, Path],
+    *paths: str | Path,
     nside: int = 32,
     nest: bool = True,
     pole_rows: str = "average",
-    u_name: Optional[str] = None,
-    v_name: Optional[str] = None,
-    lat_name: Optional[str] = None,
-    lon_name: Optional[str] = None,
-    select: Optional[Dict[str, int]] = None,
+    u_name: str | None = None,
+    v_name: str | None = None,
+    lat_name: str | None = None,
+    lon_name: str | None = None,
+    select: dict[str, int] | None = None,
 ) -> WindDataset:
     r"""Read lat-lon wind from NetCDF (:func:`read_latlon_wind`) and regrid it to HEALPix.
 

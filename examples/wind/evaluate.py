@@ -18,7 +18,6 @@ so inputs *and* targets are rotated.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional
 
 import torch
 
@@ -32,7 +31,7 @@ __all__ = [
 ]
 
 
-def wind_metrics(pred: torch.Tensor, truth: torch.Tensor, polar: Optional[torch.Tensor] = None) -> Dict[str, float]:
+def wind_metrics(pred: torch.Tensor, truth: torch.Tensor, polar: torch.Tensor | None = None) -> dict[str, float]:
     """``{"rmse": m/s, "angle": degrees}`` of predicted against true winds ``(M, 2, N)``, and ``"rmse_polar"``, the
     RMSE over the pixels where the boolean mask ``polar (N,)`` is set (see :func:`polar_caps`), if given."""
     p, t = pred.double(), truth.double()
@@ -53,7 +52,7 @@ def polar_caps(grid: HealpixGrid, degrees: float = 20.0, device=None) -> torch.T
     return (z.abs() > math.cos(math.radians(degrees))).to(device)
 
 
-def rel_error(pred: torch.Tensor, truth: torch.Tensor) -> List[float]:
+def rel_error(pred: torch.Tensor, truth: torch.Tensor) -> list[float]:
     """``||pred_c - true_c|| / ||true_c||`` for every channel ``c`` of ``(M, C, N)`` tensors."""
     p, t = pred.double(), truth.double()
     return [float((p[:, c] - t[:, c]).norm() / t[:, c].norm()) for c in range(t.shape[1])]

@@ -27,13 +27,13 @@ equivariance of the whole map, whatever the baseline does inside.
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from fiberconv.fields import sphere_field_type
-from fiberconv.nn import SphereBlock, SphereConv, SphericalUNet, SpherePool, SphereUnpool
+from fiberconv.nn import SphereBlock, SphereConv, SpherePool, SphereUnpool, SphericalUNet
 from fiberconv.spaces import HealpixGrid
 
 __all__ = ["WIND", "SCALARS2", "Resolution", "Downscaler", "VortDivNet", "count_parameters", "calibrate_gain"]
@@ -120,7 +120,7 @@ class Downscaler(nn.Module):
     scale : wind scale in m/s (inputs are divided by it, the correction multiplied)
     """
 
-    def __init__(self, grid: HealpixGrid, widths: Sequence[Tuple[int, int]], equivariant: bool = True,
+    def __init__(self, grid: HealpixGrid, widths: Sequence[tuple[int, int]], equivariant: bool = True,
                  latitude: bool = False, scale: float = 1.0, **conv_kwargs):
         super().__init__()
         self.equivariant, self.latitude, self.scale = bool(equivariant), bool(latitude), float(scale)
@@ -148,7 +148,7 @@ class Downscaler(nn.Module):
         return x + (self.scale * self.gain.to(x.dtype)) * self.net(h)
 
     @torch.no_grad()
-    def calibrate(self, x: torch.Tensor) -> "Downscaler":
+    def calibrate(self, x: torch.Tensor) -> Downscaler:
         """Set :attr:`gain` so that the U-Net with its random initial head gives corrections of rms one wind
         scale on ``x``, then zero the head: training starts from ``y = x``, and an Adam step on the head
         moves the output by ``O(lr)`` wind scales (see :func:`calibrate_gain`)."""
@@ -169,7 +169,7 @@ class VortDivNet(nn.Module):
     are fixed scales.
     """
 
-    def __init__(self, grid: HealpixGrid, hidden: Tuple[int, int] = (4, 2), scale_in: float = 1.0,
+    def __init__(self, grid: HealpixGrid, hidden: tuple[int, int] = (4, 2), scale_in: float = 1.0,
                  scale_out: Sequence[float] = (1.0, 1.0), n_rings: int = 3):
         super().__init__()
         self.linear = SphereConv(WIND, SCALARS2, grid, n_rings=n_rings)
@@ -192,7 +192,7 @@ class VortDivNet(nn.Module):
         return (a + b) * self.scale_out.to(x.dtype)
 
     @torch.no_grad()
-    def calibrate(self, x: torch.Tensor) -> "VortDivNet":
+    def calibrate(self, x: torch.Tensor) -> VortDivNet:
         """Set :attr:`gain` so that each branch's initial output on ``x`` has rms ``1 / sqrt(2)`` (in units of
         ``scale_out``; see :func:`calibrate_gain`)."""
         self.gain.fill_(1.0)

@@ -13,20 +13,18 @@ transform, so arrows stay true to the map's distortion away from the central mer
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, Sequence
 
+import matplotlib
 import numpy as np
 import torch
 
-import matplotlib
-
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import healpy as hp  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
 
 from fiberconv.spaces import HealpixGrid  # noqa: E402
-
 
 __all__ = ["plot_wind_maps", "plot_scalar_maps", "plot_error_vs_rotation"]
 
@@ -82,7 +80,7 @@ def _quiver(ax, lon, lat, u, v, ref_speed: float, n_across: int, color="k"):
               scale_units="width", width=0.003, headwidth=4, color=color, alpha=0.85)
 
 
-def plot_wind_maps(path: Path, grid: HealpixGrid, panels: Dict[str, torch.Tensor], title: str,
+def plot_wind_maps(path: Path, grid: HealpixGrid, panels: dict[str, torch.Tensor], title: str,
                    error_keys: Sequence[str] = (), arrow_nside: int = 8, ncols: int = 2) -> Path:
     r"""Mollweide maps of wind speed with direction arrows, one per entry of ``panels`` (``(2, N)`` winds in
     m/s, e.g. truth, prediction, prediction - truth). Keys in ``error_keys`` share an error colour scale,
@@ -120,7 +118,7 @@ def plot_wind_maps(path: Path, grid: HealpixGrid, panels: Dict[str, torch.Tensor
     return path
 
 
-def plot_scalar_maps(path: Path, grid: HealpixGrid, panels: Dict[str, np.ndarray], title: str,
+def plot_scalar_maps(path: Path, grid: HealpixGrid, panels: dict[str, np.ndarray], title: str,
                      ncols: int = 3, units: str = "") -> Path:
     """Mollweide maps of scalar fields ``(N,)``; each row of ``ncols`` panels shares a symmetric colour scale."""
     keys = list(panels)
@@ -144,7 +142,7 @@ def plot_scalar_maps(path: Path, grid: HealpixGrid, panels: Dict[str, np.ndarray
     return path
 
 
-def plot_error_vs_rotation(path: Path, angles: Sequence[float], curves: Dict[str, Dict[str, Sequence[float]]],
+def plot_error_vs_rotation(path: Path, angles: Sequence[float], curves: dict[str, dict[str, Sequence[float]]],
                            title: str, symmetric_angles: Sequence[float] = (0, 180), polar_degrees: float = 20) -> Path:
     """Four panels against the rotation angle: RMSE, RMSE relative to the upsampled input's ("skill"), RMSE near
     the grid's poles, mean angular error; ``curves[name] = {"rmse": [...], "skill": [...], ...}`` (missing keys are

@@ -58,7 +58,6 @@ import ctypes
 import ctypes.util
 import glob
 import os
-from typing import Optional, Tuple
 
 import healpy as hp
 import numpy as np
@@ -100,7 +99,7 @@ def _libgomp():
 
 
 @contextlib.contextmanager
-def _omp_threads(n: Optional[int]):
+def _omp_threads(n: int | None):
     """Run healpy's OpenMP regions started from this thread with ``n`` threads (None: unchanged)."""
     lib = _libgomp() if n is not None else None
     if lib is None:
@@ -151,8 +150,8 @@ def _check_lmax_iter(lmax, iterations, grid, name):
     return lmax, iterations
 
 
-def wind_spin_alm(wind, grid: HealpixGrid, lmax: Optional[int] = None, iterations: int = 3,
-                  threads: Optional[int] = 1):
+def wind_spin_alm(wind, grid: HealpixGrid, lmax: int | None = None, iterations: int = 3,
+                  threads: int | None = 1):
     r"""Spin-1 coefficients ``(E, B)`` of a tangent field ``(..., 2, N_pix)`` (healpy ``alm`` layout).
 
     Parameters
@@ -192,7 +191,7 @@ def wind_spin_alm(wind, grid: HealpixGrid, lmax: Optional[int] = None, iteration
     return E.reshape(lead + (size,)), B.reshape(lead + (size,))
 
 
-def _synthesise(alm: np.ndarray, grid: HealpixGrid, lmax: int, threads: Optional[int]) -> np.ndarray:
+def _synthesise(alm: np.ndarray, grid: HealpixGrid, lmax: int, threads: int | None) -> np.ndarray:
     flat = alm.reshape(-1, alm.shape[-1])
     with _omp_threads(threads):
         out = [hp.alm2map(a, grid.nside, lmax=lmax) for a in flat]
@@ -219,8 +218,8 @@ def _scaled(wind, grid, lmax, iterations, threads, name, factor):
             _out(_synthesise(E * f, grid, lmax, threads), like))
 
 
-def vorticity_divergence(wind, grid: HealpixGrid, radius: float = EARTH_RADIUS, lmax: Optional[int] = None,
-                         iterations: int = 3, threads: Optional[int] = 1) -> Tuple:
+def vorticity_divergence(wind, grid: HealpixGrid, radius: float = EARTH_RADIUS, lmax: int | None = None,
+                         iterations: int = 3, threads: int | None = 1) -> tuple:
     r"""Relative vorticity ``zeta = k . curl V`` and divergence ``delta = div V`` of a HEALPix wind.
 
     Parameters
@@ -245,8 +244,8 @@ def vorticity_divergence(wind, grid: HealpixGrid, radius: float = EARTH_RADIUS, 
 
 
 def streamfunction_velocity_potential(wind, grid: HealpixGrid, radius: float = EARTH_RADIUS,
-                                      lmax: Optional[int] = None, iterations: int = 3,
-                                      threads: Optional[int] = 1) -> Tuple:
+                                      lmax: int | None = None, iterations: int = 3,
+                                      threads: int | None = 1) -> tuple:
     r"""Stream function ``psi`` and velocity potential ``chi`` (``V = k x grad psi + grad chi``).
 
     ``psi_lm = R B_lm / sqrt(l(l+1))``, ``chi_lm = R E_lm / sqrt(l(l+1))`` for ``l >= 1``; the

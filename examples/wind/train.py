@@ -27,8 +27,8 @@ import json
 import math
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -152,7 +152,7 @@ def _resolve(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
-def _parse_pairs(text: str, flag: str) -> List[Tuple[int, int]]:
+def _parse_pairs(text: str, flag: str) -> list[tuple[int, int]]:
     try:
         pairs = [tuple(int(v) for v in part.split(",")) for part in str(text).split(";") if part.strip()]
     except ValueError:
@@ -192,7 +192,7 @@ class Log:
         if not self.quiet:
             print(f"[{self.elapsed():6.1f}s] {msg}", flush=True)
 
-    def progress(self, total: int, label: str) -> "Progress":
+    def progress(self, total: int, label: str) -> Progress:
         return Progress(total, label, self.stream, enabled=not self.quiet)
 
 
@@ -247,7 +247,7 @@ def load_wind(args) -> WindDataset:
     return load(*args.data, **kwargs)
 
 
-def to_nside(wind: torch.Tensor, grid: HealpixGrid, nside: int) -> Tuple[torch.Tensor, HealpixGrid]:
+def to_nside(wind: torch.Tensor, grid: HealpixGrid, nside: int) -> tuple[torch.Tensor, HealpixGrid]:
     """Pool ``wind (T, 2, N)`` down to ``nside`` with :class:`SpherePool` (vectors transported)."""
     if nside > grid.nside or nside & (nside - 1):
         raise SystemExit(f"--nside {nside}: must be a power of two <= the data's nside {grid.nside}")
@@ -288,7 +288,7 @@ def _months(ds: WindDataset, idx) -> str:
 # training
 # ------------------------------------------------------------------------------------------------
 def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, scale: torch.Tensor,
-                epochs: int, batch_size: int, lr: float, seed: int, log: Log, label: str) -> List[float]:
+                epochs: int, batch_size: int, lr: float, seed: int, log: Log, label: str) -> list[float]:
     """Adam with cosine decay on ``mean(((model(x) - y) / scale)^2)``; ``scale`` broadcasts over ``(B, C, N)``.
     Returns the mean loss per epoch."""
     n = inputs.shape[0]
@@ -322,7 +322,7 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
 # ------------------------------------------------------------------------------------------------
 # the run
 # ------------------------------------------------------------------------------------------------
-def run(args: argparse.Namespace) -> Dict:
+def run(args: argparse.Namespace) -> dict:
     args = _resolve(args)
     log = Log(args.quiet)
     device = resolve_device(args.device)
@@ -347,7 +347,7 @@ def run(args: argparse.Namespace) -> Dict:
     log(f"data: {ds.meta.get('source', '?')[:90]}")
     log(f"{grid!r}; train {_months(ds, train_idx)}, test {_months(ds, test_idx)}; device {device}, "
         f"{torch.get_num_threads()} threads; rms wind {wind_scale:.2f} m/s")
-    results: Dict = {
+    results: dict = {
         "settings": {k: v for k, v in vars(args).items() if k not in ("widths_list", "vd_hidden_pair", "angle_list")},
         "data": {"source": ds.meta.get("source", "?"), "train": _months(ds, train_idx), "test": _months(ds, test_idx),
                  "nside": grid.nside, "coarse_nside": res.coarse_grid.nside, "rms_wind": wind_scale},
@@ -381,7 +381,7 @@ def run(args: argparse.Namespace) -> Dict:
 
     # ---- 2. downscaling -------------------------------------------------------------------------------
     specs = [s for s in MODEL_SPECS if not (args.no_latitude and s[2])]
-    models: Dict[str, Downscaler] = {}
+    models: dict[str, Downscaler] = {}
     for k, (name, equivariant, latitude) in enumerate(specs):
         torch.manual_seed(args.seed + 1 + k)
         model = Downscaler(grid, args.widths_list, equivariant=equivariant, latitude=latitude, scale=wind_scale)
@@ -401,8 +401,8 @@ def run(args: argparse.Namespace) -> Dict:
         "180° about x": rotated_fine(pi_wind, fine_test, grid_symmetry("x180", device=device)),
     }
     polar = polar_caps(grid, POLAR_DEGREES, device=device)
-    table: Dict[str, Dict[str, Dict[str, float]]] = {"upsampled input": {}}
-    preds: Dict[str, Dict[str, torch.Tensor]] = {name: {} for name in models}
+    table: dict[str, dict[str, dict[str, float]]] = {"upsampled input": {}}
+    preds: dict[str, dict[str, torch.Tensor]] = {name: {} for name in models}
     for case, fine in fine_cases.items():
         inp = res.degrade(fine)
         table["upsampled input"][case] = wind_metrics(inp, fine, polar)
@@ -483,7 +483,7 @@ def run(args: argparse.Namespace) -> Dict:
     return results
 
 
-def format_summary(results: Dict, grid: HealpixGrid, coarse: HealpixGrid) -> str:
+def format_summary(results: dict, grid: HealpixGrid, coarse: HealpixGrid) -> str:
     lines = []
     vd = results["vortdiv"]
     d = results["data"]
@@ -520,7 +520,7 @@ def format_summary(results: Dict, grid: HealpixGrid, coarse: HealpixGrid) -> str
     return "\n".join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> Dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     return run(args)
 

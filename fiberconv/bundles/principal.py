@@ -15,8 +15,6 @@ Every ``g`` splits as ``g = s(gH) h(g)``, and the cocycle satisfies
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 
 from ..spaces.groups import SE3
@@ -53,7 +51,7 @@ class SphereSection(Section):
 
     undefined_on = "the poles x = +e_z and x = -e_z (beta = 0 or pi), where the longitude alpha is undefined"
 
-    def __init__(self, pole_tolerance: Optional[float] = None):
+    def __init__(self, pole_tolerance: float | None = None):
         self.pole_tolerance = pole_tolerance
 
     def _tol(self, dtype):
@@ -114,7 +112,7 @@ class PrincipalBundle:
         Defaults to :class:`SphereSection` / :class:`TranslationSection`.
     """
 
-    def __init__(self, space: HomogeneousSpace, section: Optional[Section] = None):
+    def __init__(self, space: HomogeneousSpace, section: Section | None = None):
         if not isinstance(space, HomogeneousSpace):
             raise TypeError(f"PrincipalBundle: expected a HomogeneousSpace, got {type(space).__name__}")
         self.space = space

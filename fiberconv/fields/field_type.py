@@ -17,7 +17,8 @@ Example: three scalar fields and two tangent vector fields on ``S^2``::
 """
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple, Union
+from collections.abc import Sequence
+from typing import Union
 
 import torch
 
@@ -26,7 +27,7 @@ from ..spaces.representations import DirectSum, Representation, SO2Irrep
 
 __all__ = ["FieldType", "sphere_field_type"]
 
-Entry = Union[Representation, Tuple[Representation, int]]
+Entry = Union[Representation, tuple[Representation, int]]
 
 
 class FieldType:
@@ -42,7 +43,7 @@ class FieldType:
     def __init__(self, bundle: PrincipalBundle, fields: Sequence[Entry]):
         if not isinstance(bundle, PrincipalBundle):
             raise TypeError(f"FieldType: expected a PrincipalBundle, got {type(bundle).__name__}")
-        expanded: List[Representation] = []
+        expanded: list[Representation] = []
         for item in fields:
             rep, mult = item if isinstance(item, tuple) else (item, 1)
             if isinstance(mult, bool) or not isinstance(mult, int) or mult < 0:
@@ -53,12 +54,12 @@ class FieldType:
         if not expanded:
             raise ValueError("FieldType: needs at least one field")
         self.bundle = bundle
-        self.fields: List[Representation] = expanded
+        self.fields: list[Representation] = expanded
         # validates that every rho represents the fibre group
         self.associated = [AssociatedBundle(bundle, r) for r in expanded]
         self.representation = DirectSum(expanded)
         self.dim = self.representation.dim
-        self.slices: List[slice] = []
+        self.slices: list[slice] = []
         start = 0
         for r in expanded:
             self.slices.append(slice(start, start + r.dim))
@@ -105,7 +106,7 @@ class FieldType:
         return F
 
     # -- algebra ------------------------------------------------------------------------------------
-    def __add__(self, other: "FieldType") -> "FieldType":
+    def __add__(self, other: FieldType) -> FieldType:
         if not isinstance(other, FieldType) or other.bundle != self.bundle:
             raise ValueError("only field types over the same principal bundle can be added")
         return FieldType(self.bundle, self.fields + other.fields)
@@ -131,7 +132,7 @@ class FieldType:
         return f"FieldType({self.bundle.space.name}: {' + '.join(groups)})"
 
 
-def sphere_field_type(*entries: Tuple[int, int], bundle: PrincipalBundle = None) -> FieldType:
+def sphere_field_type(*entries: tuple[int, int], bundle: PrincipalBundle = None) -> FieldType:
     """Field type on ``S^2`` from ``(frequency m, multiplicity)`` pairs.
 
     ``sphere_field_type((0, 3), (1, 2))`` is three scalar fields then two tangent vector fields.

@@ -24,8 +24,6 @@ needed: ``g^{-1} x`` is a grid point and both actions are computed exactly, by a
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import math
 
 import torch
@@ -58,7 +56,7 @@ class InducedRepresentation:
     on Mackey tensors ``F (B, C, N, K)``; ``g`` is one rotation ``(3, 3)``.
     """
 
-    def __init__(self, field_type: FieldType, grid, lmax: Optional[int] = None):
+    def __init__(self, field_type: FieldType, grid, lmax: int | None = None):
         if not isinstance(field_type, FieldType):
             raise TypeError(f"InducedRepresentation: expected a FieldType, got {type(field_type).__name__}")
         self.field_type = field_type
@@ -75,7 +73,7 @@ class InducedRepresentation:
             raise ValueError(f"expected one rotation matrix of shape (3, 3), got {tuple(g.shape)}")
         return g.to(dtype=like.dtype, device=like.device)
 
-    def _grid_symmetry(self, g: torch.Tensor) -> Optional[torch.Tensor]:
+    def _grid_symmetry(self, g: torch.Tensor) -> torch.Tensor | None:
         """``perm`` with ``g^{-1} x_i = x_{perm[i]}`` if ``g`` is a symmetry of the grid, else None."""
         sym = self.grid.symmetries(dtype=g.dtype, device=g.device)
         tol = 1e-10 if g.dtype == torch.float64 else 1e-5

@@ -10,7 +10,7 @@ Mackey functions.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -47,8 +47,6 @@ at 2.5 degrees, falling by 4 when the spacing halves (tested).
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
-
 import numpy as np
 import torch
 
@@ -254,7 +252,7 @@ class LatLonToHealpix:
                 f"grid={self.grid!r})")
 
     # -- helpers ------------------------------------------------------------------------------------
-    def _as_tensor(self, name: str, x) -> Tuple[torch.Tensor, bool]:
+    def _as_tensor(self, name: str, x) -> tuple[torch.Tensor, bool]:
         is_np = not isinstance(x, torch.Tensor)
         if is_np:
             a = np.asarray(x)
@@ -374,7 +372,7 @@ class LatLonToHealpix:
         out = comp.movedim(-1, -2)
         return out.numpy() if is_np else out
 
-    def pole_spread(self, u, v) -> Dict[str, Optional[float]]:
+    def pole_spread(self, u, v) -> dict[str, float | None]:
         r"""How far the ambient vectors on each pole row of the data are from one vector.
 
         Returns ``{"north": s_N, "south": s_S}`` with ``s = max_k |w_k - mean_k w_k|`` over the row's
@@ -385,7 +383,7 @@ class LatLonToHealpix:
         """
         ut, _ = self._as_tensor("u", u)
         vt, _ = self._as_tensor("v", v)
-        out: Dict[str, Optional[float]] = {"north": None, "south": None}
+        out: dict[str, float | None] = {"north": None, "south": None}
         lat = self.lat
         for key, present, row in (("north", self.has_north_pole_row, int(np.argmax(lat))),
                                   ("south", self.has_south_pole_row, int(np.argmin(lat)))):

@@ -21,11 +21,11 @@ parameters) to matrices ``(..., C_out, C_in)``. The maps:
 The constraint residuals (:func:`kg_residual`, :func:`kc_residual`, :func:`kd_residual`) and the
 numerical null-space solvers (:func:`solve_kd`, :func:`solve_kc_on_orbit`) work for any homogeneous
 space with its double-coset structure (``Sphere``, ``EuclideanR3``); the analytic bases of
-:mod:`fiberconv.nn.sphere_kernels` are tested against them.
+:mod:`fiberconv.nn.sphere.kernels` are tested against them.
 """
 from __future__ import annotations
 
-from typing import Callable, Tuple
+from collections.abc import Callable
 
 import torch
 
@@ -162,7 +162,7 @@ def solve_kd(in_type: FieldType, out_type: FieldType, r: float, n_samples: int =
 
 def solve_kc_on_orbit(in_type: FieldType, out_type: FieldType, x0: torch.Tensor,
                       orbit_functions: Callable[[torch.Tensor], torch.Tensor], n_samples: int = 64,
-                      seed: int = 0, rtol: float = 1e-8) -> Tuple[torch.Tensor, Kernel]:
+                      seed: int = 0, rtol: float = 1e-8) -> tuple[torch.Tensor, Kernel]:
     r"""Basis of ``K_C`` restricted to the ``H``-orbit of ``x0``, by sampling eq. (9).
 
     The kernel on the orbit is expanded as ``kappa(x) = sum_c A_c psi_c(x)`` in the scalar functions

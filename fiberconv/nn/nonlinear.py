@@ -12,7 +12,7 @@ of a field is invariant and scalars (trivial 1-d fields) are unchanged by the gr
 """
 from __future__ import annotations
 
-from typing import Callable, List, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -47,7 +47,7 @@ class FieldGroups(nn.Module):
     def __init__(self, field_type: FieldType):
         super().__init__()
         self.field_type = field_type
-        scalars: List[int] = []
+        scalars: list[int] = []
         by_dim = {}
         for sl, rep in zip(field_type.slices, field_type.fields):
             if is_scalar(rep):

@@ -3,6 +3,7 @@ from .clebsch_gordan import real_clebsch_gordan
 from .groups import SE3, SO2, SO3, T3, Group, make_generator, rot_x, rot_y, rot_z
 from .harmonics import legendre_normalized, lm_index, real_sph_harm, real_sph_harm_xyz
 from .healpix import HealpixGrid
+from .homogeneous import EuclideanR3, HomogeneousSpace, Sphere
 from .lie_groups import (
     SE2,
     LieAction,
@@ -19,7 +20,6 @@ from .lie_groups import (
     TrivialGroup,
     lie_action,
 )
-from .homogeneous import EuclideanR3, HomogeneousSpace, Sphere
 from .representations import DirectSum, Representation, SO2Irrep, SO2Regular, SO3Irrep, TensorProduct, Trivial
 from .sht import HealpixSHT, healpy_to_real_alm, real_to_healpy_alm
 from .voxels import VoxelGrid, cube_rotations

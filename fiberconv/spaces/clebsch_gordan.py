@@ -29,7 +29,6 @@ intertwining property against our Wigner-D and against lie_learn's (independent)
 from __future__ import annotations
 
 import math
-from typing import Dict, Tuple
 
 import numpy as np
 import torch
@@ -39,7 +38,7 @@ from .wigner import _check_l, _to_real
 __all__ = ["complex_clebsch_gordan", "real_clebsch_gordan", "clebsch_gordan_table", "check_triangle"]
 
 
-def check_triangle(l1: int, l2: int, J: int) -> Tuple[int, int, int]:
+def check_triangle(l1: int, l2: int, J: int) -> tuple[int, int, int]:
     """Validate degrees and the triangle condition ``|l1 - l2| <= J <= l1 + l2``."""
     l1, l2, J = _check_l(l1, "l1"), _check_l(l2, "l2"), _check_l(J, "J")
     if not abs(l1 - l2) <= J <= l1 + l2:
@@ -102,7 +101,7 @@ def real_clebsch_gordan(l1: int, l2: int, J: int, dtype: torch.dtype = torch.flo
     return torch.tensor(q.reshape(2 * J + 1, 2 * l1 + 1, 2 * l2 + 1), dtype=dtype, device=device)
 
 
-def clebsch_gordan_table(lmax: int, dtype: torch.dtype = torch.float64, device=None) -> Dict[Tuple[int, int, int], torch.Tensor]:
+def clebsch_gordan_table(lmax: int, dtype: torch.dtype = torch.float64, device=None) -> dict[tuple[int, int, int], torch.Tensor]:
     """``{(l1, l2, J): real_clebsch_gordan(l1, l2, J)}`` for all ``l1, l2 <= lmax`` (a fresh dict per call)."""
     lmax = _check_l(lmax, "lmax")
     return {

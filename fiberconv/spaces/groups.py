@@ -24,7 +24,8 @@ w x x``), ``se(3)`` is ``R^6`` ordered ``(v, w)`` (translational part first).
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import torch
 
@@ -45,7 +46,7 @@ __all__ = [
 Seed = Union[int, torch.Generator, None]
 
 
-def make_generator(seed: Seed, device: Union[str, torch.device, None] = None) -> Optional[torch.Generator]:
+def make_generator(seed: Seed, device: str | torch.device | None = None) -> torch.Generator | None:
     """Return a ``torch.Generator`` on ``device`` from an int seed, pass a generator through, or None."""
     if seed is None or isinstance(seed, torch.Generator):
         return seed
@@ -56,7 +57,7 @@ def make_generator(seed: Seed, device: Union[str, torch.device, None] = None) ->
     return gen
 
 
-def _float_dtype(dtype: Optional[torch.dtype]) -> torch.dtype:
+def _float_dtype(dtype: torch.dtype | None) -> torch.dtype:
     dtype = torch.get_default_dtype() if dtype is None else dtype
     if not dtype.is_floating_point:
         raise TypeError(f"group elements need a floating dtype, got {dtype}")

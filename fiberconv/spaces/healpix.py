@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Optional, Tuple
 
 import healpy as hp
 import numpy as np
@@ -62,7 +61,7 @@ def _check_nside(nside) -> int:
     return nside
 
 
-def _out(a: np.ndarray, dtype: Optional[torch.dtype], device) -> torch.Tensor:
+def _out(a: np.ndarray, dtype: torch.dtype | None, device) -> torch.Tensor:
     """numpy float64 array -> tensor of ``dtype`` (default float64) on ``device`` (default CPU)."""
     return torch.as_tensor(a).to(dtype=torch.float64 if dtype is None else dtype, device=device)
 
@@ -125,7 +124,7 @@ class HealpixGrid:
         fr = np.asarray(from_ring)
         self._ring_index = torch.from_numpy(ring_of_ring_pix[fr].astype(np.int64))
         self._ring_position = torch.from_numpy(pos_of_ring_pix[fr].astype(np.int64))
-        self._tree: Optional[cKDTree] = None
+        self._tree: cKDTree | None = None
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -173,7 +172,7 @@ class HealpixGrid:
         """Longitudes of the pixel centres in ``[0, 2 pi)``, float64 ``(N_pix,)`` (a copy)."""
         return self._phi.clone()
 
-    def angles(self, dtype=None, device=None) -> Tuple[torch.Tensor, torch.Tensor]:
+    def angles(self, dtype=None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(theta, phi)``, each ``(N_pix,)``, in ``dtype`` on ``device``."""
         return (self._theta.to(dtype=dtype or torch.float64, device=device),
                 self._phi.to(dtype=dtype or torch.float64, device=device))
@@ -212,7 +211,7 @@ class HealpixGrid:
             self._tree = cKDTree(self._xyz.numpy())
         return self._tree
 
-    def neighbourhoods(self, radius: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    def neighbourhoods(self, radius: float) -> tuple[torch.Tensor, torch.Tensor]:
         r"""All pixels within angular distance ``radius`` of each pixel centre.
 
         Parameters
@@ -239,7 +238,7 @@ class HealpixGrid:
             raise RuntimeError("neighbourhoods: pixel centre not found first (duplicate pixel centres?)")
         return idx, mask
 
-    def neighbours_of(self, points, radius: float, guess: Optional[int] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    def neighbours_of(self, points, radius: float, guess: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         r"""The pixels of this grid within angular distance ``radius`` of arbitrary unit vectors.
 
         Parameters
@@ -292,7 +291,7 @@ class HealpixGrid:
         return torch.from_numpy(idx.astype(np.int64)), torch.from_numpy(mask)
 
     # -- NESTED hierarchy -------------------------------------------------------------------------
-    def coarsen(self) -> "HealpixGrid":
+    def coarsen(self) -> HealpixGrid:
         """The grid with ``nside // 2`` and the same ordering."""
         if self._nside == 1:
             raise ValueError("HealpixGrid.coarsen: nside=1 has no coarser HEALPix grid")

@@ -38,13 +38,25 @@ action            ``X``        orbit embedding ``q``   origin ``o_q``      stabi
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 
 from .groups import (
-    SE3, SO2, SO3, T3, Group, LinearMatrixGroup, RigidMotionGroup, Seed, TranslationGroup, _batch, _check_tail, _float_dtype, make_generator,
-    rot_y, rot_z,
+    SE3,
+    SO2,
+    SO3,
+    T3,
+    Group,
+    LinearMatrixGroup,
+    RigidMotionGroup,
+    Seed,
+    TranslationGroup,
+    _batch,
+    _check_tail,
+    _float_dtype,
+    make_generator,
+    rot_y,
+    rot_z,
 )
 
 __all__ = [
@@ -340,7 +352,7 @@ def _uniform_angles(shape, gen, x):
 class TranslationAction(LieAction):
     """``T(k)`` translating the first ``k`` coordinates of ``R^d``; ``q = x[k:]``, ``H = {e}``."""
 
-    def __init__(self, k: int = 2, d: Optional[int] = None):
+    def __init__(self, k: int = 2, d: int | None = None):
         d = k if d is None else d
         if isinstance(k, bool) or not isinstance(k, int) or not isinstance(d, int) or not 1 <= k <= d:
             raise ValueError(f"TranslationAction: need integers 1 <= k <= d, got k={k!r}, d={d!r}")

@@ -21,7 +21,7 @@ class                  dim          matrix
 from __future__ import annotations
 
 import math
-from typing import List, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -48,14 +48,14 @@ class Representation:
         raise NotImplementedError
 
     @property
-    def irreps(self) -> List["Representation"]:
+    def irreps(self) -> list[Representation]:
         """The irreducible summands in order (a representation that is irreducible returns ``[self]``)."""
         return [self]
 
-    def __add__(self, other: "Representation") -> "DirectSum":
+    def __add__(self, other: Representation) -> DirectSum:
         return DirectSum([self, other])
 
-    def __mul__(self, n: int) -> "DirectSum":
+    def __mul__(self, n: int) -> DirectSum:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"multiplicity must be a positive int, got {n!r}")
         return DirectSum([self] * n)
@@ -158,7 +158,7 @@ class DirectSum(Representation):
         reps = list(reps)
         if not reps:
             raise ValueError("DirectSum needs at least one representation")
-        flat: List[Representation] = []
+        flat: list[Representation] = []
         for r in reps:
             if not isinstance(r, Representation):
                 raise TypeError(f"DirectSum: expected Representation objects, got {type(r).__name__}")

@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -95,7 +94,7 @@ def _check_int(name: str, value, minimum: int = 0) -> int:
     return value
 
 
-def _healpy_index(lmax: int) -> Tuple[np.ndarray, np.ndarray]:
+def _healpy_index(lmax: int) -> tuple[np.ndarray, np.ndarray]:
     """``(l, m)`` arrays of healpy's alm layout ``idx = m (2 lmax + 1 - m) / 2 + l``."""
     ls, ms = [], []
     for m in range(lmax + 1):
@@ -165,7 +164,7 @@ class _RingGroup:
         self.n, self.row0, self.row1, self.pix0, self.pix1 = n, row0, row1, pix0, pix1
         self.real, self.fold = real, fold
 
-    def to(self, device) -> "_RingGroup":
+    def to(self, device) -> _RingGroup:
         fold = None if self.fold is None else self.fold.to(device)
         return _RingGroup(self.n, self.row0, self.row1, self.pix0, self.pix1, self.real, fold)
 
@@ -194,7 +193,7 @@ class HealpixSHT:
     on first use.
     """
 
-    def __init__(self, grid: HealpixGrid, lmax: Optional[int] = None, dtype: torch.dtype = torch.float64,
+    def __init__(self, grid: HealpixGrid, lmax: int | None = None, dtype: torch.dtype = torch.float64,
                  device=None):
         if not isinstance(grid, HealpixGrid):
             raise TypeError(f"HealpixSHT: grid must be a HealpixGrid, got {type(grid).__name__}")
@@ -204,12 +203,12 @@ class HealpixSHT:
         self.grid, self.lmax = grid, lmax
         self._master = self._build(grid, lmax)  # float64 CPU
         self._consts = self._convert(self._master, dtype, _device(device))
-        self._wigner: Optional[WignerD] = None  # built on the first rotate() (O(lmax^4) set-up)
-        self._wigner_master: Optional[WignerD] = None  # float64 CPU copy of it
+        self._wigner: WignerD | None = None  # built on the first rotate() (O(lmax^4) set-up)
+        self._wigner_master: WignerD | None = None  # float64 CPU copy of it
 
     # -- construction -----------------------------------------------------------------------------
     @staticmethod
-    def _build(grid: HealpixGrid, lmax: int) -> Dict:
+    def _build(grid: HealpixGrid, lmax: int) -> dict:
         L1 = lmax + 1
         npr = grid.ring_npix().numpy()
         start = grid.ring_start().numpy()
@@ -218,7 +217,7 @@ class HealpixSHT:
         to_ring = grid.to_ring_permutation().numpy()  # to_ring[ring pixel] = grid pixel index
         # ring order of the SHT: grouped by ring length (equal lengths contiguous)
         order = np.argsort(npr, kind="stable")
-        groups: List[_RingGroup] = []
+        groups: list[_RingGroup] = []
         ms = np.arange(L1)
         concat_ring_pix = []  # RING-ordering pixel indices in the SHT's pixel order
         synth_phase, adj_phase = [], []  # (Rg, L+1) each
@@ -288,7 +287,7 @@ class HealpixSHT:
         }
 
     @staticmethod
-    def _convert(c: Dict, dtype: torch.dtype, device: torch.device) -> Dict:
+    def _convert(c: dict, dtype: torch.dtype, device: torch.device) -> dict:
         if c["dtype"] == dtype and c["device"] == device:
             return c
         return {
@@ -307,7 +306,7 @@ class HealpixSHT:
             "device": device,
         }
 
-    def _constants(self, dtype: torch.dtype, device: torch.device) -> Dict:
+    def _constants(self, dtype: torch.dtype, device: torch.device) -> dict:
         c = self._consts
         if c["dtype"] == dtype and c["device"] == device:
             return c
@@ -315,7 +314,7 @@ class HealpixSHT:
         src = c if c["dtype"] == torch.float64 else self._master
         return self._convert(src, dtype, device)
 
-    def to(self, dtype: Optional[torch.dtype] = None, device=None) -> "HealpixSHT":
+    def to(self, dtype: torch.dtype | None = None, device=None) -> HealpixSHT:
         """A copy whose stored constants are in ``dtype`` on ``device`` (``None`` keeps the current one)."""
         dtype = self._consts["dtype"] if dtype is None else dtype
         if dtype not in _FLOATS:
@@ -355,7 +354,7 @@ class HealpixSHT:
             raise TypeError(f"HealpixSHT.{name}: expected a float32 or float64 tensor, got {x.dtype}")
 
     # -- the two linear maps ----------------------------------------------------------------------
-    def _synth(self, c: torch.Tensor, k: Dict) -> torch.Tensor:
+    def _synth(self, c: torch.Tensor, k: dict) -> torch.Tensor:
         """Synthesis ``S``: ``(B, K) -> (B, N_pix)``."""
         B, L1 = c.shape[0], self.lmax + 1
         ext = torch.cat([c, c.new_zeros(B, 1)], dim=1)
@@ -380,7 +379,7 @@ class HealpixSHT:
             outs.append(out.reshape(B, -1))
         return torch.cat(outs, dim=1)[:, k["out_perm"]]
 
-    def _adjoint(self, f: torch.Tensor, k: Dict) -> torch.Tensor:
+    def _adjoint(self, f: torch.Tensor, k: dict) -> torch.Tensor:
         """Adjoint ``S^T``: ``(B, N_pix) -> (B, K)`` (no quadrature weight)."""
         B, L1 = f.shape[0], self.lmax + 1
         f = f[:, k["in_perm"]]
@@ -417,8 +416,8 @@ class HealpixSHT:
         k = self._constants(f.dtype, f.device)
         return self._adjoint(f.reshape(-1, f.shape[-1]), k).reshape(f.shape[:-1] + (self.num_coefficients,))
 
-    def analysis(self, f: torch.Tensor, iterations: Optional[int] = None, method: str = "cg",
-                 tol: Optional[float] = None) -> torch.Tensor:
+    def analysis(self, f: torch.Tensor, iterations: int | None = None, method: str = "cg",
+                 tol: float | None = None) -> torch.Tensor:
         r"""Harmonic coefficients of a field: ``(..., N_pix) -> (..., (L+1)^2)``.
 
         Solves the least-squares problem ``min_a ||S a - f||^2`` (``S`` = :meth:`synthesis`),
@@ -524,7 +523,7 @@ class HealpixSHT:
         return a
 
     def evaluate(self, coeffs: torch.Tensor, theta: torch.Tensor, phi: torch.Tensor,
-                 chunk_size: Optional[int] = None) -> torch.Tensor:
+                 chunk_size: int | None = None) -> torch.Tensor:
         r"""The band-limited field at arbitrary points: ``f(theta_i, phi_i) = sum c_{lm} Y_{lm}``.
 
         An independent path (direct evaluation of the harmonics), chunked over the points so that
@@ -578,8 +577,8 @@ class HealpixSHT:
             return w
         return (w if w.dtype == torch.float64 else self._wigner_master).to(dtype=dtype, device=device)
 
-    def rotate(self, f: torch.Tensor, R: torch.Tensor, iterations: Optional[int] = None, method: str = "cg",
-               tol: Optional[float] = None) -> torch.Tensor:
+    def rotate(self, f: torch.Tensor, R: torch.Tensor, iterations: int | None = None, method: str = "cg",
+               tol: float | None = None) -> torch.Tensor:
         r"""Resample a field under a rotation: ``[rotate(f, R)](x) = f(R^{-1} x)``.
 
         Computed as ``synthesis(D(R) analysis(f))`` with the real Wigner-D matrices of

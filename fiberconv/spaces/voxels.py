@@ -28,7 +28,6 @@ The induced representation of a rotation ``R`` (a rotation about the grid centre
 from __future__ import annotations
 
 import itertools
-from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -56,7 +55,7 @@ def is_cube_rotation(R: torch.Tensor, tol: float = 1e-6) -> bool:
     rounded = R.round()
     if float((R - rounded).abs().max()) > tol:
         return False
-    return bool(((rounded.abs().sum(0) == 1).all() and (rounded.abs().sum(1) == 1).all() and torch.det(rounded.double()) > 0))
+    return bool((rounded.abs().sum(0) == 1).all() and (rounded.abs().sum(1) == 1).all() and torch.det(rounded.double()) > 0)
 
 
 class VoxelGrid:
@@ -76,7 +75,7 @@ class VoxelGrid:
             raise ValueError(f"VoxelGrid: shape must be three positive ints (X, Y, Z), got {shape!r}")
         if not isinstance(spacing, (int, float)) or isinstance(spacing, bool) or not spacing > 0:
             raise ValueError(f"VoxelGrid: spacing must be a positive number, got {spacing!r}")
-        self.shape: Tuple[int, int, int] = shape
+        self.shape: tuple[int, int, int] = shape
         self.spacing = float(spacing)
 
     @property

@@ -45,7 +45,7 @@ are accurate to rounding and gradients with respect to ``R`` are exact everywher
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -180,7 +180,7 @@ def _apply_x(y: torch.Tensor, c: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     return y * c - y.flip(-1) * s
 
 
-def _block(l: int, j: torch.Tensor, w: Optional[torch.Tensor], tabs, lmax: int) -> torch.Tensor:
+def _block(l: int, j: torch.Tensor, w: torch.Tensor | None, tabs, lmax: int) -> torch.Tensor:
     """``D^l = X(alpha) d(beta) X(gamma)`` for ``N`` rotations from :func:`_trig` tables ``(N, 2lmax+1)``."""
     (ca, sa), (cb, sb), (cg, sg) = (tuple(t[:, lmax - l: lmax + l + 1] for t in tab) for tab in tabs)
     n = 2 * l + 1
@@ -193,7 +193,7 @@ def _block(l: int, j: torch.Tensor, w: Optional[torch.Tensor], tabs, lmax: int) 
     return (m * cg[:, None, :]).addcmul_(m.flip(-1), sg[:, None, :])  # (X(alpha) d) X(gamma)
 
 
-def _euler_blocks(alpha, beta, gamma, consts) -> List[torch.Tensor]:
+def _euler_blocks(alpha, beta, gamma, consts) -> list[torch.Tensor]:
     """Blocks for ``consts = [(l, J_l, W_l or None), ...]`` at angles of a common shape ``(...)``."""
     shape = alpha.shape
     lmax = max(c[0] for c in consts)
@@ -217,7 +217,7 @@ def _matrix_to_euler(R: torch.Tensor):
     return alpha, beta, gamma, sel
 
 
-def _matrix_blocks(R: torch.Tensor, consts) -> List[torch.Tensor]:
+def _matrix_blocks(R: torch.Tensor, consts) -> list[torch.Tensor]:
     """Blocks for ``consts = [(l, J_l, W_l or None), ...]`` at rotations ``R (..., 3, 3)``."""
     shape = R.shape[:-2]
     alpha, beta, gamma, sel = _matrix_to_euler(R.reshape(-1, 3, 3))
@@ -290,7 +290,7 @@ class WignerD:
         """Size of the direct sum over ``l = 0..lmax``: ``(lmax + 1)^2``."""
         return (self.lmax + 1) ** 2
 
-    def to(self, dtype: Optional[torch.dtype] = None, device=None) -> "WignerD":
+    def to(self, dtype: torch.dtype | None = None, device=None) -> WignerD:
         """A copy with the constants converted to ``dtype`` and/or ``device``."""
         if dtype is not None and (not isinstance(dtype, torch.dtype) or not dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating torch.dtype, got {dtype!r}")
@@ -306,12 +306,12 @@ class WignerD:
         conv = self if same else self.to(like.dtype, like.device)
         return [(l, j, conv.W[l] if l < len(conv.W) else None) for l, j in enumerate(conv.J)]
 
-    def blocks(self, R: torch.Tensor) -> List[torch.Tensor]:
+    def blocks(self, R: torch.Tensor) -> list[torch.Tensor]:
         """``[D^0(R), ..., D^lmax(R)]``, shapes ``(..., 2l+1, 2l+1)``, from ``R`` of shape ``(..., 3, 3)``."""
         R = _check_rotations(R)
         return _matrix_blocks(R, self._constants(R))
 
-    def blocks_euler(self, alpha, beta, gamma) -> List[torch.Tensor]:
+    def blocks_euler(self, alpha, beta, gamma) -> list[torch.Tensor]:
         """As :meth:`blocks` for ``R = Z(alpha) Y(beta) Z(gamma)``; angles broadcast to a shape ``(...)``."""
         alpha, beta, gamma = _check_angles(alpha, beta, gamma, self.dtype)
         return _euler_blocks(alpha, beta, gamma, self._constants(alpha))

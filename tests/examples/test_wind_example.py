@@ -15,8 +15,7 @@ from examples.wind.models import Downscaler, Resolution, VortDivNet
 from examples.wind.train import build_parser, main, to_nside
 from fiberconv.nn import equivariance_error
 from fiberconv.spaces import SO3, HealpixGrid
-
-from ..nn.sphere_helpers import bandlimited_field
+from fiberconv.testing import bandlimited_field
 
 FIGURES = ("wind_maps.png", "wind_maps_rotated.png", "vorticity_divergence_maps.png", "error_vs_rotation.png")
 

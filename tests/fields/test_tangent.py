@@ -62,8 +62,8 @@ def test_wind_components():
 def test_bad_input():
     with pytest.raises(ValueError, match=r"\(\.\.\., 2\)"):
         tangent_to_ambient(torch.zeros(3, 3), torch.zeros(3, 2, 3))
-    from fiberconv.fields import FieldType
     from fiberconv.bundles import r3_bundle
+    from fiberconv.fields import FieldType
     from fiberconv.spaces.representations import SO3Irrep
 
     with pytest.raises(TypeError, match="SO\\(2\\) irreps"):

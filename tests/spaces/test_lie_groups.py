@@ -11,8 +11,18 @@ from scipy import stats
 
 from fiberconv.spaces.groups import SE3, SO2, SO3, T3
 from fiberconv.spaces.lie_groups import (
-    SE2, RxSO2, SE2Action, SE3Action, SO2Action, SO3Action, T, TranslationAction, TrivialGroup, RxSO2Action,
-    TrivialAction, lie_action,
+    SE2,
+    RxSO2,
+    RxSO2Action,
+    SE2Action,
+    SE3Action,
+    SO2Action,
+    SO3Action,
+    T,
+    TranslationAction,
+    TrivialAction,
+    TrivialGroup,
+    lie_action,
 )
 
 GROUPS = [T(1), T(2), T3, SO2, SO3, SE2, SE3, RxSO2, TrivialGroup(2)]

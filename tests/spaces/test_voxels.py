@@ -3,7 +3,7 @@ resampling for continuous rotations."""
 import pytest
 import torch
 
-from fiberconv.nn.r3_kernels import r3_field_type
+from fiberconv.nn.r3.kernels import r3_field_type
 from fiberconv.spaces.groups import SO3
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations, is_cube_rotation
 

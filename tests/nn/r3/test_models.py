@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from fiberconv.nn.nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling, NormNonlinearity
-from fiberconv.nn.r3_kernels import r3_field_type
-from fiberconv.nn.r3_models import R3GatedBlock, r3_classifier, r3_segmenter
-from fiberconv.nn.r3_pool import FieldAvgPool3d, NormMaxPool3d
+from fiberconv.nn.r3.kernels import r3_field_type
+from fiberconv.nn.r3.models import R3GatedBlock, r3_classifier, r3_segmenter
+from fiberconv.nn.r3.pool import FieldAvgPool3d, NormMaxPool3d
 from fiberconv.spaces.representations import SO3Irrep
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations
 

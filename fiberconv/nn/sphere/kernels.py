@@ -29,14 +29,13 @@ non-intertwining components vanish at the pole. Kernels are supported in ``beta 
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
 
-from ..fields import FieldType
-from ..spaces.homogeneous import Sphere
-from ..spaces.representations import SO2Irrep
+from ...fields import FieldType
+from ...spaces.homogeneous import Sphere
+from ...spaces.representations import SO2Irrep
 
 __all__ = ["SphereKernelBasis", "angular_elements"]
 
@@ -45,7 +44,7 @@ _C = ((1.0, 0.0), (0.0, -1.0))
 _CJ = ((0.0, 1.0), (1.0, 0.0))
 
 
-def angular_elements(m1: int, m2: int, at_pole: bool) -> List[torch.Tensor]:
+def angular_elements(m1: int, m2: int, at_pole: bool) -> list[torch.Tensor]:
     """Real matrices ``A (d2, d1)`` spanning ``kappa_D(beta)`` for ``m1 -> m2``: all of ``Hom(V1, V2)``
     off the pole, the intertwiners at the pole."""
     if m1 == 0 and m2 == 0:
@@ -61,11 +60,11 @@ def angular_elements(m1: int, m2: int, at_pole: bool) -> List[torch.Tensor]:
     return [torch.eye(2, dtype=torch.float64)] + [torch.tensor(a, dtype=torch.float64) for a in (_J, _C, _CJ)]
 
 
-def _irrep_groups(field_type: FieldType, who: str) -> Dict[int, torch.Tensor]:
+def _irrep_groups(field_type: FieldType, who: str) -> dict[int, torch.Tensor]:
     """``m -> LongTensor (n_m, d_m)`` of the channels of every irrep block of frequency ``m``."""
     if not isinstance(field_type, FieldType) or not isinstance(field_type.bundle.space, Sphere):
         raise TypeError(f"{who}: expected a FieldType over SO(3) -> S^2, got {field_type!r}")
-    groups: Dict[int, list] = {}
+    groups: dict[int, list] = {}
     for sl, rep in field_type.irrep_blocks():
         if not isinstance(rep, SO2Irrep):
             raise TypeError(f"{who}: fields on S^2 must be built from SO2Irrep's, got {rep!r} in {field_type}")
@@ -103,8 +102,8 @@ class SphereKernelBasis:
         self.radius, self.n_rings = float(radius), n_rings
         self.width = self.radius / n_rings
         self.norms = torch.tensor([self._bump_integral(j) for j in range(n_rings)], dtype=torch.float64)
-        self.type_pairs: List[Tuple[int, int, List[Tuple[int, torch.Tensor]]]] = []
-        self.offsets: List[int] = []
+        self.type_pairs: list[tuple[int, int, list[tuple[int, torch.Tensor]]]] = []
+        self.offsets: list[int] = []
         dim = 0
         for m2, og in self.out_groups.items():
             for m1, ig in self.in_groups.items():

@@ -4,8 +4,13 @@ import math
 import pytest
 import torch
 
-from fiberconv.nn.hamiltonian import (
-    FCHamiltonian, HamiltonianLieConv, angular_momentum_2d, hamiltonian_vector_field, kinetic_energy, rk4_rollout,
+from fiberconv.nn.lieconv import (
+    FCHamiltonian,
+    HamiltonianLieConv,
+    angular_momentum_2d,
+    hamiltonian_vector_field,
+    kinetic_energy,
+    rk4_rollout,
     total_momentum,
 )
 from fiberconv.spaces.lie_groups import lie_action

@@ -21,10 +21,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..fields import FieldType
-from ..spaces.representations import SO3Irrep
-from .r3_conv import check_r3_tensor
-from .r3_kernels import check_r3_field_type, r3_field_type
+from ...fields import FieldType
+from ...spaces.representations import SO3Irrep
+from .conv import check_r3_tensor
+from .kernels import check_r3_field_type, r3_field_type
 
 __all__ = ["CrossProduct"]
 

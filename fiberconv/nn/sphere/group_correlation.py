@@ -12,11 +12,11 @@ of eq. (14) — which :class:`~fiberconv.nn.SphereConv` computes in ``O(N x neig
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
-from ..fields import FibredSampling
+from ...fields import FibredSampling
 
 __all__ = ["group_cross_correlation"]
 

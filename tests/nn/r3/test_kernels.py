@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from fiberconv.nn.kernel_spaces import kc_residual, kd_residual, kd_to_kc, solve_kc_on_orbit, solve_kd, span_rank
-from fiberconv.nn.r3_kernels import IrrepPairBasis, R3KernelBasis, kernel_offsets, r3_field_type
+from fiberconv.nn.r3.kernels import IrrepPairBasis, R3KernelBasis, kernel_offsets, r3_field_type
 from fiberconv.spaces.groups import SO3
 from fiberconv.spaces.harmonics import real_sph_harm_xyz
 

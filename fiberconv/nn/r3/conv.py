@@ -6,7 +6,7 @@ For fields ``f`` of type ``rho1`` on ``R^3`` the layer computes the cross-correl
 
 the discretization of eq. (14) with ``s(x)`` = translation by ``x`` (so ``s(x)^{-1} y = y - x``) and
 ``rho1(h1(.)) = 1``: SE(3) is a semidirect product. ``kappa = sum_b w_b kappa_b`` with ``kappa_b`` the
-analytic basis of :class:`~fiberconv.nn.r3_kernels.R3KernelBasis`, which satisfies
+analytic basis of :class:`~fiberconv.nn.r3.kernels.R3KernelBasis`, which satisfies
 ``kappa(r x) = rho2(r) kappa(x) rho1(r)^{-1}``; hence the layer commutes with the induced
 representation ``[pi(r) f](x) = rho(r) f(r^{-1} x)``: exactly for the 24 rotations of the cube (they map
 the offsets onto themselves), approximately for other rotations (the kernel is band-limited per shell).
@@ -25,14 +25,14 @@ the state_dict is the same in train and eval, and training mode always re-expand
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..fields import FieldType
-from .r3_kernels import R3KernelBasis, check_r3_field_type
+from ...fields import FieldType
+from .kernels import R3KernelBasis, check_r3_field_type
 
 __all__ = ["R3Conv", "check_r3_tensor"]
 
@@ -68,7 +68,7 @@ class R3Conv(nn.Module):
     bias : bool, default True
         Learnable bias on the scalar (``l = 0``) output fields only.
     sigma, radii, frequencies_per_radius, maximum_frequency, window :
-        The radial shells and band limit of :class:`~fiberconv.nn.r3_kernels.R3KernelBasis`.
+        The radial shells and band limit of :class:`~fiberconv.nn.r3.kernels.R3KernelBasis`.
     dtype, device : of the parameters and basis buffers (default: torch defaults)
 
     Shapes: ``(B, in_type.dim, X, Y, Z) -> (B, out_type.dim, X', Y', Z')`` with
@@ -79,10 +79,10 @@ class R3Conv(nn.Module):
     (e.g. odd sizes with ``stride = 2``, ``padding = (k-1)/2``).
     """
 
-    def __init__(self, in_type: FieldType, out_type: FieldType, kernel_size: int, padding: Union[int, str] = 0,
-                 stride: int = 1, bias: bool = True, sigma: float = 0.6, radii: Optional[Sequence[float]] = None,
-                 frequencies_per_radius: float = 1.0, maximum_frequency: Optional[int] = None, window="auto",
-                 dtype: Optional[torch.dtype] = None, device=None):
+    def __init__(self, in_type: FieldType, out_type: FieldType, kernel_size: int, padding: int | str = 0,
+                 stride: int = 1, bias: bool = True, sigma: float = 0.6, radii: Sequence[float] | None = None,
+                 frequencies_per_radius: float = 1.0, maximum_frequency: int | None = None, window="auto",
+                 dtype: torch.dtype | None = None, device=None):
         super().__init__()
         check_r3_field_type(in_type, "R3Conv", "in_type")
         check_r3_field_type(out_type, "R3Conv", "out_type")

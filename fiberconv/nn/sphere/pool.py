@@ -15,11 +15,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..fields import FieldType
-from ..spaces.healpix import HealpixGrid
-from .nonlinear import check_field_tensor
-from .sphere_conv import twist_angles
-from .sphere_kernels import _irrep_groups
+from ...fields import FieldType
+from ...spaces.healpix import HealpixGrid
+from ..nonlinear import check_field_tensor
+from .geometry import twist_angles
+from .kernels import _irrep_groups
 
 __all__ = ["SpherePool", "SphereUnpool"]
 

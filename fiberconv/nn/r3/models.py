@@ -15,17 +15,17 @@ as on the sphere). Fields are ``(batch, C, X, Y, Z)`` tensors.
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from ..fields import FieldType
-from ..spaces.representations import SO3Irrep
-from .nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling
-from .r3_conv import R3Conv
-from .r3_kernels import check_r3_field_type, r3_field_type
-from .r3_pool import FieldAvgPool3d, NormMaxPool3d
+from ...fields import FieldType
+from ...spaces.representations import SO3Irrep
+from ..nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling
+from .conv import R3Conv
+from .kernels import check_r3_field_type, r3_field_type
+from .pool import FieldAvgPool3d, NormMaxPool3d
 
 __all__ = ["R3GatedBlock", "R3Classifier", "r3_classifier", "r3_segmenter"]
 
@@ -41,7 +41,7 @@ class R3GatedBlock(nn.Module):
     kernel_size : odd int; padding is ``(k-1)/2``
     """
 
-    def __init__(self, in_type: FieldType, n_scalars: int, gated: Sequence[Tuple[int, int]], kernel_size: int = 5,
+    def __init__(self, in_type: FieldType, n_scalars: int, gated: Sequence[tuple[int, int]], kernel_size: int = 5,
                  batch_norm: bool = True, **conv_kwargs):
         super().__init__()
         check_r3_field_type(in_type, "R3GatedBlock", "in_type")
@@ -100,7 +100,7 @@ def _check_widths(widths, who):
 
 
 def r3_classifier(in_type: FieldType, n_classes: int,
-                  widths: Sequence[Tuple[int, Sequence[Tuple[int, int]]]] = ((8, ((1, 2), (2, 1))), (8, ((1, 2), (2, 1)))),
+                  widths: Sequence[tuple[int, Sequence[tuple[int, int]]]] = ((8, ((1, 2), (2, 1))), (8, ((1, 2), (2, 1)))),
                   kernel_size: int = 5, pool: str = "avg", n_head: int = 16, hidden: int = 32,
                   global_pool: str = "mean", batch_norm: bool = True, **conv_kwargs) -> R3Classifier:
     """An SE(3)-invariant classifier.
@@ -132,7 +132,7 @@ def r3_classifier(in_type: FieldType, n_classes: int,
 
 
 def r3_segmenter(in_type: FieldType, n_classes: int,
-                 widths: Sequence[Tuple[int, Sequence[Tuple[int, int]]]] = ((8, ((1, 2), (2, 1))), (8, ((1, 2), (2, 1)))),
+                 widths: Sequence[tuple[int, Sequence[tuple[int, int]]]] = ((8, ((1, 2), (2, 1))), (8, ((1, 2), (2, 1)))),
                  kernel_size: int = 5, **conv_kwargs) -> nn.Sequential:
     """An SE(3)-equivariant segmenter: ``(B, in_type.dim, X, Y, Z) -> (B, n_classes, X, Y, Z)`` logits
     (scalar fields), same resolution."""

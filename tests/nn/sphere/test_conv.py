@@ -1,6 +1,5 @@
 """SphereConv (eq. 14): against eq. (14) and eq. (7) computed directly, exact equivariance under the grid
 symmetries, bounded equivariance error under random rotations falling with resolution, gradients, errors."""
-import math
 
 import pytest
 import torch
@@ -8,9 +7,8 @@ import torch
 from fiberconv.fields import FibredSampling, lift, lift_inverse, mackey_defect, sphere_field_type
 from fiberconv.fields.field_type import FieldType
 from fiberconv.nn import EquivarianceChecker, SphereConv, group_cross_correlation, kc_to_kg
-from fiberconv.spaces import SO2Regular, SO3, HealpixGrid
-
-from .sphere_helpers import bandlimited_field
+from fiberconv.spaces import SO3, HealpixGrid, SO2Regular
+from fiberconv.testing import bandlimited_field, sphere_conv_dense
 
 MIXED_IN = sphere_field_type((0, 2), (1, 2), (2, 1))
 MIXED_OUT = sphere_field_type((1, 2), (0, 1), (2, 1), (3, 1))
@@ -25,28 +23,13 @@ def make_conv(in_type, out_type, grid, seed=0, **kw):
     return conv
 
 
-def dense_eq14(conv, f):
-    """out(x) = sum_y w kappa(s(x)^-1 y) rho1(h1(s(x)^-1 s(y))) f(y) over all pairs within the radius,
-    with kappa the K_C basis callable and the twist from the bundle."""
-    bundle = conv.in_type.bundle
-    x, y = conv.out_grid.xyz(dtype=torch.float64), conv.grid.xyz(dtype=torch.float64)
-    i, j = torch.nonzero(torch.arccos((x @ y.T).clamp(-1, 1)) <= conv.radius + 1e-9, as_tuple=True)
-    z, h = bundle.twist(x[i], y[j])
-    k = conv.basis.kappa_c(conv.weight.detach(), z) @ conv.in_type.rho(h)  # (pairs, C2, C1)
-    contrib = (4 * math.pi / conv.grid.npix) * torch.einsum("pij,bjp->bip", k, f[:, :, j])
-    out = torch.zeros(f.shape[0], conv.out_type.dim, x.shape[0], dtype=torch.float64).index_add(2, i, contrib)
-    if conv.bias is not None:
-        out[:, conv.bias_index] += conv.bias.detach()[None, :, None]
-    return out
-
-
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("nest", [False, True])
 def test_matches_eq14_computed_directly(nest, stride):
     grid = HealpixGrid(4, nest=nest)
     conv = make_conv(MIXED_IN, MIXED_OUT, grid, radius=0.7, n_rings=3, stride=stride)
     f = torch.randn(2, MIXED_IN.dim, grid.npix, dtype=torch.float64)
-    ref = dense_eq14(conv, f)
+    ref = sphere_conv_dense(conv, f)
     assert (conv(f) - ref).abs().max() / ref.abs().max() < 1e-12
 
 
@@ -173,7 +156,7 @@ def test_bad_input():
 
 
 def test_closed_form_twist_angles_match_the_bundle():
-    from fiberconv.nn.sphere_conv import twist_angles
+    from fiberconv.nn.sphere.geometry import twist_angles
 
     grid = HealpixGrid(4)
     bundle = MIXED_IN.bundle

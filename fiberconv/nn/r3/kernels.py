@@ -25,7 +25,7 @@ and ``Y_J(h e_z) = D^J(h) Y_J(e_z)``) they become the closed form used here:
 
 which satisfies (K_C) because ``Q^J (D^{l_out} (x) D^{l_in}) = D^J Q^J`` and ``Y_J(r x) = D^J(r) Y_J(x)``.
 
-The grid samples used by :class:`~fiberconv.nn.r3_conv.R3Conv` are produced by the generic machinery:
+The grid samples used by :class:`~fiberconv.nn.r3.conv.R3Conv` are produced by the generic machinery:
 :class:`R3KernelBasis` evaluates ``kd_to_kc`` of the ``K_D`` basis (:meth:`IrrepPairBasis.kd`) at the
 ``k^3`` offsets, once, at construction. The closed form (:meth:`IrrepPairBasis.__call__`) evaluates the
 same kernels at arbitrary points (they agree to ~1e-15).
@@ -54,22 +54,22 @@ The kernel is sampled at the offsets ``d = (i, j, l) - (k-1)/2``, ``i, j, l = 0.
 from __future__ import annotations
 
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 
-from ..bundles import r3_bundle
-from ..fields import FieldType
-from ..spaces.clebsch_gordan import real_clebsch_gordan
-from ..spaces.harmonics import real_sph_harm_xyz
-from ..spaces.homogeneous import EuclideanR3
-from ..spaces.representations import SO3Irrep
-from .kernel_spaces import kd_to_kc
+from ...bundles import r3_bundle
+from ...fields import FieldType
+from ...spaces.clebsch_gordan import real_clebsch_gordan
+from ...spaces.harmonics import real_sph_harm_xyz
+from ...spaces.homogeneous import EuclideanR3
+from ...spaces.representations import SO3Irrep
+from ..kernel_spaces import kd_to_kc
 
 __all__ = ["r3_field_type", "check_r3_field_type", "kernel_offsets", "IrrepPairBasis", "R3KernelBasis"]
 
 
-def r3_field_type(*entries: Tuple[int, int]) -> FieldType:
+def r3_field_type(*entries: tuple[int, int]) -> FieldType:
     """Field type on ``R^3`` from ``(degree l, multiplicity)`` pairs, in channel order.
 
     ``r3_field_type((0, 4), (1, 4), (2, 4))``: 4 scalars, 4 vectors, 4 rank-2 traceless symmetric
@@ -133,18 +133,18 @@ class IrrepPairBasis:
     """
 
     def __init__(self, l_in: int, l_out: int, radii: Sequence[float], sigma: float, max_frequencies: Sequence[int],
-                 window: Optional[Tuple[float, float]] = None):
+                 window: tuple[float, float] | None = None):
         self.l_in, self.l_out = int(l_in), int(l_out)
         self.window = None if window is None else (float(window[0]), float(window[1]))
         self.radii = [float(r) for r in radii]
         self.sigma = float(sigma)
-        self.elements: List[Tuple[int, int]] = []
+        self.elements: list[tuple[int, int]] = []
         for s, jmax in enumerate(max_frequencies):
             for J in range(abs(self.l_in - self.l_out), min(self.l_in + self.l_out, int(jmax)) + 1):
                 self.elements.append((s, J))
         self.js = sorted({J for _, J in self.elements})
         # Q^J_{l_out, l_in}: (2J+1, 2l_out+1, 2l_in+1), float64
-        self.cg: Dict[int, torch.Tensor] = {J: real_clebsch_gordan(self.l_out, self.l_in, J) for J in self.js}
+        self.cg: dict[int, torch.Tensor] = {J: real_clebsch_gordan(self.l_out, self.l_in, J) for J in self.js}
         self.scale = torch.ones(len(self.elements), dtype=torch.float64)
 
     @property
@@ -153,7 +153,7 @@ class IrrepPairBasis:
         return len(self.elements)
 
     @property
-    def shape(self) -> Tuple[int, int]:
+    def shape(self) -> tuple[int, int]:
         """``(2 l_out + 1, 2 l_in + 1)``."""
         return (2 * self.l_out + 1, 2 * self.l_in + 1)
 
@@ -169,7 +169,7 @@ class IrrepPairBasis:
         cols = [g[..., s] * (onset if J > 0 else 1) for s, J in self.elements]
         return torch.stack(cols, dim=-1) if cols else rad.new_zeros(rad.shape + (0,))
 
-    def __call__(self, x: torch.Tensor, sph: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, sph: torch.Tensor | None = None) -> torch.Tensor:
         r"""``K_C``: the basis kernels at points ``x (..., 3)`` -> ``(..., n, 2l_out+1, 2l_in+1)``.
 
         ``sph`` may pass precomputed ``real_sph_harm_xyz(Jmax, x / |x|)`` (``e_z`` at the origin).
@@ -211,9 +211,9 @@ class IrrepPairBasis:
         return f"IrrepPairBasis(l_in={self.l_in}, l_out={self.l_out}, n={self.size})"
 
 
-def _group_by_degree(ft: FieldType) -> Dict[int, torch.Tensor]:
+def _group_by_degree(ft: FieldType) -> dict[int, torch.Tensor]:
     """``{l: channel indices (n_l, 2l+1)}`` over the irreducible blocks of ``ft``."""
-    groups: Dict[int, List[List[int]]] = {}
+    groups: dict[int, list[list[int]]] = {}
     for sl, rep in ft.irrep_blocks():
         groups.setdefault(rep.l, []).append(list(range(sl.start, sl.stop)))
     return {l: torch.tensor(v, dtype=torch.long) for l, v in sorted(groups.items())}
@@ -246,8 +246,8 @@ class R3KernelBasis:
     """
 
     def __init__(self, in_type: FieldType, out_type: FieldType, kernel_size: int, sigma: float = 0.6,
-                 radii: Optional[Sequence[float]] = None, frequencies_per_radius: float = 1.0,
-                 maximum_frequency: Optional[int] = None, window="auto", dtype: torch.dtype = None, device=None):
+                 radii: Sequence[float] | None = None, frequencies_per_radius: float = 1.0,
+                 maximum_frequency: int | None = None, window="auto", dtype: torch.dtype = None, device=None):
         self.in_type = check_r3_field_type(in_type, "R3KernelBasis", "in_type")
         self.out_type = check_r3_field_type(out_type, "R3KernelBasis", "out_type")
         offsets = kernel_offsets(kernel_size)
@@ -274,12 +274,12 @@ class R3KernelBasis:
         dtype = dtype or torch.get_default_dtype()
 
         self.in_groups, self.out_groups = _group_by_degree(in_type), _group_by_degree(out_type)
-        self.pairs: List[Tuple[int, int, IrrepPairBasis]] = [  # (l_out, l_in, basis), l_out major
+        self.pairs: list[tuple[int, int, IrrepPairBasis]] = [  # (l_out, l_in, basis), l_out major
             (lo, li, IrrepPairBasis(li, lo, radii, sigma, jmax, window)) for lo in self.out_groups for li in self.in_groups
         ]
         raw = self._sample_via_kernel_spaces(offsets)
-        self.samples: List[torch.Tensor] = []  # (n_b, 2lo+1, 2li+1, k, k, k) per pair
-        self.weight_slices: List[slice] = []
+        self.samples: list[torch.Tensor] = []  # (n_b, 2lo+1, 2li+1, k, k, k) per pair
+        self.weight_slices: list[slice] = []
         self.num_weights = 0
         for (lo, li, pb), samp in zip(self.pairs, raw):
             samp = pb.normalize(samp)
@@ -295,7 +295,7 @@ class R3KernelBasis:
         self.out_identity = bool((out_sorted == torch.arange(out_type.dim)).all())
         self.in_identity = bool((in_sorted == torch.arange(in_type.dim)).all())
 
-    def _sample_via_kernel_spaces(self, offsets: torch.Tensor) -> List[torch.Tensor]:
+    def _sample_via_kernel_spaces(self, offsets: torch.Tensor) -> list[torch.Tensor]:
         r"""Sample every pair basis on the grid as ``kd_to_kc`` of its ``K_D`` realization (eq. 12 -> eq. 9).
 
         One call of :func:`~fiberconv.nn.kernel_spaces.kd_to_kc` for the field types with one irrep per degree

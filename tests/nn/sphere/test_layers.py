@@ -13,15 +13,14 @@ from fiberconv.nn import (
     InvariantPooling,
     NormNonlinearity,
     RegularNonlinearity,
-    SphericalClassifier,
-    SphericalUNet,
     SpherePool,
     SphereUnpool,
+    SphericalClassifier,
+    SphericalUNet,
     equivariance_error,
 )
-from fiberconv.spaces import SO2Irrep, SO2Regular, SO3, HealpixGrid
-
-from .sphere_helpers import bandlimited_field
+from fiberconv.spaces import SO3, HealpixGrid, SO2Irrep, SO2Regular
+from fiberconv.testing import bandlimited_field
 
 FT = sphere_field_type((0, 2), (1, 2), (2, 1))
 REG = FieldType(sphere_bundle(), [SO2Irrep(0), (SO2Regular(2), 2)])

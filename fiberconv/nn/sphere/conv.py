@@ -5,7 +5,7 @@ r"""``SphereConv``: the rho1-twisted cross-correlation (eq. 14) on HEALPix grids
     [\kappa \star f](x) = \sum_{y:\ d(x, y) < r} w_y\ \kappa\big(s(x)^{-1} y\big)\,
         \rho_1\big(h_1(s(x)^{-1} s(y))\big)\, f(y), \qquad w_y = 4\pi / N_\text{pix},
 
-with ``kappa`` in ``K_C`` expanded in :class:`~fiberconv.nn.sphere_kernels.SphereKernelBasis`,
+with ``kappa`` in ``K_C`` expanded in :class:`~fiberconv.nn.sphere.kernels.SphereKernelBasis`,
 ``kappa(alpha, beta) = rho2(alpha) sum_b theta_b A_b phi_{j_b}(beta)``.
 
 Computation. Writing the twisted neighbour values ``g_xk = rho1(tau_xk) f(y_xk)`` and
@@ -31,17 +31,17 @@ nothing of size ``N_pix x neighbours x channels`` is ever formed.
 from __future__ import annotations
 
 import math
-import warnings
-from typing import Optional
 
 import torch
 from torch import nn
 
-from ..fields import FieldType
-from ..spaces.healpix import HealpixGrid
-from .sphere_kernels import SphereKernelBasis
+from ...fields import FieldType
+from ...spaces.healpix import HealpixGrid
+from .geometry import cos_sin_multiples, pair_frames
+from .kernels import SphereKernelBasis
+from .operators import SparseMatmul, filter_operator
 
-__all__ = ["SphereConv", "default_radius", "relative_frames", "twist_angles"]
+__all__ = ["SphereConv", "default_radius"]
 
 
 def default_radius(grid: HealpixGrid, pixels: float = 3.0) -> float:
@@ -53,134 +53,6 @@ def _check_grid(grid, who):
     if not isinstance(grid, HealpixGrid):
         raise TypeError(f"{who}: expected a HealpixGrid, got {type(grid).__name__}")
     return grid
-
-
-def relative_frames(bundle, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, chunk: int = 16384):
-    r"""The relative points ``z = s(x_i)^{-1} y_{idx[i, k]}`` and the twists, as cosines and sines.
-
-    Returns ``(cos alpha, sin alpha, beta, cos tau, sin tau)``, each ``(N, K)``, with
-    ``z = Z(alpha) Y(beta) o`` (``alpha = 0`` at ``z = o``, the section's convention) and
-    ``h1(s(x)^{-1} s(y)) = Z(tau)``. The section is ``s(x) = Z(phi) Y(theta)``, columns
-    ``(e_theta, e_phi, x)``; ``z = s(x)^T y`` and ``u = s(x)^T e_theta(y)`` (the first column of
-    ``s(x)^{-1} s(y)``) are written with ``Delta = phi_y - phi_x`` as
-
-    .. math::
-        z = (c_1 s_2 \cos\Delta - s_1 c_2,\ s_2 \sin\Delta,\ c_1 c_2 + s_1 s_2 \cos\Delta), \quad
-        u = (c_1 c_2 \cos\Delta + s_1 s_2,\ c_2 \sin\Delta,\ s_1 c_2 \cos\Delta - c_1 s_2),
-
-    ``c_i, s_i = cos, sin theta`` of ``x`` (1) and ``y`` (2), read off ``bundle.section`` (so its
-    convention at the poles holds), and ``tau`` is the angle of ``u`` in the frame
-    ``(e_theta(z), e_phi(z))``. One ``atan2`` (for ``beta``) and no other transcendental function; in
-    chunks of output points to bound memory.
-    """
-    rows = torch.arange(x.shape[0], device=idx.device).repeat_interleave(idx.shape[1])
-    out = _pair_frames(bundle, x, y, rows, idx.reshape(-1), chunk * idx.shape[1])
-    return tuple(t.view(idx.shape) for t in out)
-
-
-def _pair_frames(bundle, x, y, rows, cols, chunk: int = 1 << 19):
-    """:func:`relative_frames` for the pairs ``(x[rows[p]], y[cols[p]])``: five ``(P,)`` tensors."""
-    def trig(s):  # cos theta, sin theta, cos phi, sin phi of s = Z(phi) Y(theta)
-        return s[..., 2, 2], -s[..., 2, 0], s[..., 1, 1], -s[..., 0, 1]
-
-    tx, ty = trig(bundle.section(x)), trig(bundle.section(y))
-    tiny = 1e-12 if x.dtype == torch.float64 else 1e-6
-    out = []
-    for start in range(0, rows.shape[0], chunk):
-        r, c = rows[start : start + chunk], cols[start : start + chunk]
-        # index_select: several times faster than advanced indexing for a 1-D gather on the CPU
-        c1, s1, cp1, sp1 = (t.index_select(0, r) for t in tx)
-        ct2, st2, cp2, sp2 = (t.index_select(0, c) for t in ty)
-        cd = cp2 * cp1 + sp2 * sp1
-        sd = sp2 * cp1 - cp2 * sp1
-        s2cd = st2 * cd
-        z0, z1, z2 = c1 * s2cd - s1 * ct2, st2 * sd, c1 * ct2 + s1 * s2cd
-        c2cd = ct2 * cd
-        u0, u1, u2 = c1 * c2cd + s1 * st2, ct2 * sd, s1 * c2cd - c1 * st2
-        rho = torch.hypot(z0, z1)  # sin(beta)
-        pole = rho <= tiny  # z = o (or -o): alpha = 0 by convention
-        safe = torch.where(pole, torch.ones_like(rho), rho)
-        ca = torch.where(pole, torch.ones_like(rho), z0 / safe)
-        sa = torch.where(pole, torch.zeros_like(rho), z1 / safe)
-        along_theta = z2 * (ca * u0 + sa * u1) - rho * u2
-        along_phi = -sa * u0 + ca * u1
-        norm = torch.hypot(along_theta, along_phi)  # 1 up to rounding: u is a unit tangent vector at z
-        out.append((ca, sa, torch.atan2(rho, z2), along_theta / norm, along_phi / norm))
-    return tuple(torch.cat(parts) if len(parts) > 1 else parts[0] for parts in zip(*out))
-
-
-def twist_angles(bundle, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor, chunk: int = 16384):
-    r"""Angles of the relative points ``z = s(x_i)^{-1} y_{idx[i, k]}`` and of the twists, in closed form.
-
-    Returns ``alpha, beta, tau``, each ``(N, K)``: ``z = Z(alpha) Y(beta) o`` (``alpha = 0`` at
-    ``z = o``, the section's convention) and ``h1(s(x)^{-1} s(y)) = Z(tau)`` — the same as
-    ``bundle.twist`` (a test checks it), but from frame vectors instead of 3x3 products
-    (:func:`relative_frames`).
-    """
-    ca, sa, beta, ct, st = relative_frames(bundle, x, y, idx, chunk)
-    return torch.atan2(sa, ca), beta, torch.atan2(st, ct)
-
-
-def _cos_sin_multiples(c: torch.Tensor, s: torch.Tensor, m_max: int):
-    """``[(cos(m t), sin(m t)) for m = 0..m_max]`` from ``c = cos t, s = sin t`` (complex powers)."""
-    out = [(torch.ones_like(c), torch.zeros_like(s))]
-    for _ in range(m_max):
-        cm, sm = out[-1]
-        out.append((cm * c - sm * s, sm * c + cm * s))
-    return out
-
-
-def _csr_mm(s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``s @ x`` for CSR ``s``, written straight into a new tensor: on the CPU ``s @ x`` zero-fills its result
-    and copies it once more (~30% of the product's time); ``addmm`` with ``beta = 0`` never reads ``out``.
-    Elsewhere the plain product: the addmm form has not been measured on CUDA."""
-    if x.device.type != "cpu":
-        return s @ x
-    out = x.new_empty(s.shape[0], x.shape[1])
-    return torch.addmm(out, s, x, beta=0, out=out)
-
-
-class _SparseMatmul(torch.autograd.Function):
-    """``S @ X`` for a constant sparse ``S``; the backward multiplies by ``S^T``, kept as its own CSR matrix
-    (a CSR product is about twice as fast as the CSC view of the same arrays)."""
-
-    @staticmethod
-    def forward(ctx, x, s, s_t):
-        ctx.s_t = s_t
-        return _csr_mm(s, x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return _csr_mm(ctx.s_t, grad.contiguous()), None, None
-
-
-def _filter_operator(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, order: torch.Tensor,
-                     values_t: torch.Tensor, n_rows: int, n_cols: int):
-    r"""``(S, S^T)``, both CSR, for ``n_b = values.shape[0]`` stacked blocks with the same sparsity.
-
-    The ``P`` pairs ``(rows[p], cols[p])`` are sorted by row; block ``b`` holds ``values[b]`` at them, and
-    ``S`` is ``(n_b * n_rows, n_cols)`` with row ``b * n_rows + r`` for block ``b``, row ``r``. ``order``
-    sorts the pairs by ``cols`` (stably) and ``values_t = values.T[order]`` ``(P, n_b)``, which the caller
-    may form more cheaply than by this gather. In ``S^T`` (``(n_cols, n_b * n_rows)``) the entries of a
-    row are in pair-major order ``(pair, block)``, so every array is a plain gather by ``order`` (the
-    column indices within a row are then not sorted, which the CSR product does not need).
-    """
-    n_b, n_pairs = values.shape
-    # 32-bit indices where they fit: less memory, and the products run ~10% faster
-    itype = torch.int32 if max(n_b * n_pairs, n_b * n_rows, n_cols) < 2**31 else torch.long
-    crow = torch.zeros(n_b * n_rows + 1, dtype=itype)
-    torch.cumsum(torch.bincount(rows, minlength=n_rows).repeat(n_b), 0, out=crow[1:])
-    crow_t = torch.zeros(n_cols + 1, dtype=itype)
-    torch.cumsum(torch.bincount(cols, minlength=n_cols) * n_b, 0, out=crow_t[1:])
-    cols_t = (rows.to(itype).index_select(0, order).unsqueeze(1) + n_rows * torch.arange(n_b, dtype=itype)).reshape(-1)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
-        warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
-        s = torch.sparse_csr_tensor(crow, cols.to(itype).repeat(n_b), values.reshape(-1), (n_b * n_rows, n_cols),
-                                    check_invariants=False)
-        s_t = torch.sparse_csr_tensor(crow_t, cols_t, values_t.reshape(-1), (n_cols, n_b * n_rows),
-                                      check_invariants=False)
-    return s, s_t
 
 
 class SphereConv(nn.Module):
@@ -214,8 +86,8 @@ class SphereConv(nn.Module):
     input's device and dtype.
     """
 
-    def __init__(self, in_type: FieldType, out_type: FieldType, grid: HealpixGrid, radius: Optional[float] = None,
-                 n_rings: int = 2, stride: int = 1, bias: bool = True, dtype: Optional[torch.dtype] = None,
+    def __init__(self, in_type: FieldType, out_type: FieldType, grid: HealpixGrid, radius: float | None = None,
+                 n_rings: int = 2, stride: int = 1, bias: bool = True, dtype: torch.dtype | None = None,
                  device=None):
         super().__init__()
         self.grid = _check_grid(grid, "SphereConv")
@@ -251,11 +123,11 @@ class SphereConv(nn.Module):
         self.n_neighbours = idx.shape[1]  # the most neighbours of any output point
         rows, cols = mask.nonzero(as_tuple=True)[0], idx[mask]  # pairs (output x, input y), sorted by x
         # geometry in float64; everything of size P x filters is formed in the layer's dtype
-        ca, sa, beta, ct, st = _pair_frames(bundle, x, y, rows, cols)  # (P,) each
+        ca, sa, beta, ct, st = pair_frames(bundle, x, y, rows, cols)  # (P,) each
         ca, sa, ct, st = (t.to(dtype) for t in (ca, sa, ct, st))
         self.n_pairs = rows.numel()
         phi = (basis.radial(beta) * (4 * math.pi / self.grid.npix)).to(dtype)  # (P, R)
-        rot_alpha = _cos_sin_multiples(ca, sa, max(basis.out_groups))
+        rot_alpha = cos_sin_multiples(ca, sa, max(basis.out_groups))
         # filters: for each ring, one per output frequency m2 = 0, two (cos, sin) per m2 > 0
         filters, self.filter_index = [], {}
         for j in range(basis.n_rings):
@@ -285,7 +157,7 @@ class SphereConv(nn.Module):
             self._register_operator(0, rows, cols, psi, order, psi_t, n_out, n_in)
         m1s = [m1 for m1 in basis.in_groups if m1 > 0]
         if m1s:
-            rot_tau = _cos_sin_multiples(ct, st, max(m1s))
+            rot_tau = cos_sin_multiples(ct, st, max(m1s))
             rows2 = rows.repeat_interleave(2)  # every pair twice: columns y (a) and n_in + y (b)
             cols2 = torch.stack([cols, cols + n_in], dim=1).reshape(-1)
             order2 = torch.cat([2 * order, 2 * order + 1])  # sorts cols2: all a-columns come first
@@ -325,7 +197,7 @@ class SphereConv(nn.Module):
 
     # -- forward ---------------------------------------------------------------------------------------
     def _register_operator(self, m1: int, rows, cols, values, order, values_t, n_out: int, n_in: int):
-        op, op_t = _filter_operator(rows, cols, values, order, values_t, n_out, n_in)
+        op, op_t = filter_operator(rows, cols, values, order, values_t, n_out, n_in)
         self.register_buffer(f"op_{m1}", op, persistent=False)
         self.register_buffer(f"op_t_{m1}", op_t, persistent=False)
 
@@ -367,13 +239,13 @@ class SphereConv(nn.Module):
             block = xt[..., start : start + width]  # (N_in, B, width)
             start += width
             if m1 == 0:
-                t = _SparseMatmul.apply(block.reshape(-1, B * n), *self._operators(m1, x))  # rows (F, x)
+                t = SparseMatmul.apply(block.reshape(-1, B * n), *self._operators(m1, x))  # rows (F, x)
                 responses.append(t.view(F, n_out, B, n).permute(1, 2, 0, 3))  # (x, B, F, n)
                 continue
             a, b = block.view(-1, B, 2, n).unbind(2)
             # rows (a|b in, y); columns (a|b out, batch, field): [a; -b] gives the a-, [b; a] the b-components
             rhs = torch.stack([torch.stack([a, b], 1), torch.stack([-b, a], 1)]).view(-1, 2 * B * n)
-            t = _SparseMatmul.apply(rhs, *self._operators(m1, x)).view(F, n_out, 2, B, n)
+            t = SparseMatmul.apply(rhs, *self._operators(m1, x)).view(F, n_out, 2, B, n)
             # to (x, B, F, a|b, n): rows (x, batch) of the mixing product; chunks of B n contiguous floats
             responses.append(t.permute(1, 3, 0, 2, 4).reshape(n_out, B, F, width))
         t = responses[0] if len(responses) == 1 else torch.cat(responses, dim=-1)

@@ -20,13 +20,13 @@ along with it (they are part of the data, never stored on a module).
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import torch
 
-from ..bundles.principal import Section
-from ..spaces.groups import Seed, make_generator
-from ..spaces.lie_groups import LieAction, SE2Action
+from ...bundles.principal import Section
+from ...spaces.groups import Seed, make_generator
+from ...spaces.lie_groups import LieAction, SE2Action
 
 __all__ = ["LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "subsample", "farthest_point_indices"]
 
@@ -40,7 +40,7 @@ class LiftedCloud(NamedTuple):
     mask: torch.Tensor
     a: torch.Tensor
 
-    def with_features(self, f: torch.Tensor) -> "LiftedCloud":
+    def with_features(self, f: torch.Tensor) -> LiftedCloud:
         """The same elements with new features ``f (B, M, C')``, zeroed at padding."""
         return self._replace(f=f * self.mask.unsqueeze(-1).to(f.dtype))
 
@@ -110,7 +110,7 @@ def lift_cloud(
     action: LieAction,
     x: torch.Tensor,
     f: torch.Tensor,
-    mask: Optional[torch.Tensor] = None,
+    mask: torch.Tensor | None = None,
     n_samples: int = 1,
     seed: Seed = None,
     stabilizer: str = "haar",
@@ -165,7 +165,7 @@ def _gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return t[b, idx]
 
 
-def subsample(cloud: LiftedCloud, idx: torch.Tensor, valid: Optional[torch.Tensor] = None) -> LiftedCloud:
+def subsample(cloud: LiftedCloud, idx: torch.Tensor, valid: torch.Tensor | None = None) -> LiftedCloud:
     """Restrict ``cloud`` to the elements ``idx (B, n)`` (rows and columns of ``a``); ``valid (B, n)`` masks duplicates."""
     mask = _gather_rows(cloud.mask, idx)
     if valid is not None:
@@ -176,7 +176,7 @@ def subsample(cloud: LiftedCloud, idx: torch.Tensor, valid: Optional[torch.Tenso
     return LiftedCloud(u=_gather_rows(cloud.u, idx), q=_gather_rows(cloud.q, idx), f=f, mask=mask, a=a)
 
 
-def farthest_point_indices(dist2: torch.Tensor, mask: torch.Tensor, n: int, keep: Optional[torch.Tensor] = None):
+def farthest_point_indices(dist2: torch.Tensor, mask: torch.Tensor, n: int, keep: torch.Tensor | None = None):
     """Farthest-point subsampling in a (squared) invariant distance.
 
     Starts from each cloud's first valid element and repeatedly adds the not yet chosen element

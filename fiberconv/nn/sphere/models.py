@@ -16,21 +16,21 @@ scalar gates.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-from ..fields import FieldType
-from ..spaces.healpix import HealpixGrid
-from ..spaces.representations import SO2Irrep
-from .nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling
-from .sphere_conv import SphereConv
-from .sphere_pool import SpherePool, SphereUnpool
+from ...fields import FieldType
+from ...spaces.healpix import HealpixGrid
+from ...spaces.representations import SO2Irrep
+from ..nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling
+from .conv import SphereConv
+from .pool import SpherePool, SphereUnpool
 
 __all__ = ["SphereBlock", "SphericalClassifier", "SphericalUNet"]
 
-Width = Tuple[int, int]
+Width = tuple[int, int]
 
 
 def _check_widths(widths: Sequence[Width], who: str):
@@ -45,7 +45,7 @@ class SphereBlock(nn.Module):
     ``n_scalars`` scalars and ``n_vectors`` tangent vector fields."""
 
     def __init__(self, in_type: FieldType, grid: HealpixGrid, n_scalars: int, n_vectors: int, stride: int = 1,
-                 dtype: Optional[torch.dtype] = None, device=None, **conv_kwargs):
+                 dtype: torch.dtype | None = None, device=None, **conv_kwargs):
         super().__init__()
         self.gate = GatedNonlinearity(in_type.bundle, n_scalars, [SO2Irrep(1)] * n_vectors, SO2Irrep(0))
         self.conv = SphereConv(in_type, self.gate.in_type, grid, stride=stride, dtype=dtype, **conv_kwargs)
@@ -72,7 +72,7 @@ class SphericalClassifier(nn.Module):
     """
 
     def __init__(self, in_type: FieldType, grid: HealpixGrid, n_classes: int, widths: Sequence[Width] = ((8, 4), (16, 8)),
-                 dtype: Optional[torch.dtype] = None, device=None, **conv_kwargs):
+                 dtype: torch.dtype | None = None, device=None, **conv_kwargs):
         super().__init__()
         widths = _check_widths(widths, "SphericalClassifier")
         if grid.nside < 2 ** (len(widths) - 1):
@@ -104,7 +104,7 @@ class SphericalUNet(nn.Module):
     """
 
     def __init__(self, in_type: FieldType, out_type: FieldType, grid: HealpixGrid,
-                 widths: Sequence[Width] = ((8, 8), (16, 16), (32, 16)), dtype: Optional[torch.dtype] = None, device=None,
+                 widths: Sequence[Width] = ((8, 8), (16, 16), (32, 16)), dtype: torch.dtype | None = None, device=None,
                  **conv_kwargs):
         super().__init__()
         widths = _check_widths(widths, "SphericalUNet")

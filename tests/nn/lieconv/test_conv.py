@@ -7,9 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fiberconv.nn.lieconv import LieConv, LieResNet
-from fiberconv.nn.lieconv_lift import OrbitSection, farthest_point_indices, lift_cloud, pair_logs
+from fiberconv.nn.lieconv.lift import OrbitSection, farthest_point_indices, lift_cloud, pair_logs
 from fiberconv.spaces.lie_groups import (
-    SE2Action, SE3Action, SO2Action, SO3Action, RxSO2Action, TranslationAction, TrivialAction, lie_action,
+    RxSO2Action,
+    SE2Action,
+    SE3Action,
+    SO2Action,
+    SO3Action,
+    TranslationAction,
+    TrivialAction,
+    lie_action,
 )
 
 F64 = torch.float64

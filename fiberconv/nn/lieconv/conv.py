@@ -25,20 +25,19 @@ The kernel ``k_theta: R^P -> R^{c_out x c_in}`` is ``W . m_theta`` with an MLP
 
 so the ``(c_out x c_in)`` kernel is never formed per pair: memory ``O(B M k c_mid c_in)``.
 
-Clouds are :class:`~fiberconv.nn.lieconv_lift.LiftedCloud` tuples; every module here maps a cloud
+Clouds are :class:`~fiberconv.nn.lieconv.lift.LiftedCloud` tuples; every module here maps a cloud
 to a cloud (features ``(B, M, C)``), except :class:`GlobalPool` and :class:`LieResNet`.
 """
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import nn
 
-from ..spaces.groups import Seed
-from ..spaces.lie_groups import LieAction, embed_log, embedding_dim
-from .lieconv_lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, subsample
+from ...spaces.groups import Seed
+from ...spaces.lie_groups import LieAction, embed_log, embedding_dim
+from .lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, subsample
 
 __all__ = ["Swish", "KernelMLP", "LieConv", "PointwiseLinear", "CloudSwish", "CloudLayerNorm", "BottleBlock", "GlobalPool", "LieResNet"]
 
@@ -57,7 +56,7 @@ class KernelMLP(nn.Sequential):
         super().__init__(nn.Linear(in_dim, hidden), Swish(), nn.Linear(hidden, hidden), Swish(), nn.Linear(hidden, c_mid))
 
 
-def _check_cloud_type(cloud, who: str, channels: Optional[int] = None):
+def _check_cloud_type(cloud, who: str, channels: int | None = None):
     if not isinstance(cloud, LiftedCloud):
         raise TypeError(f"{who}: expected a LiftedCloud (from lift_cloud), got {type(cloud).__name__}")
     if channels is not None and cloud.f.shape[-1] != channels:
@@ -99,7 +98,7 @@ class LieConv(nn.Module):
         elements), chosen by farthest-point subsampling in ``d``.
     """
 
-    def __init__(self, action: LieAction, c_in: int, c_out: int, nbhd: Optional[int] = 32, radius: float = math.inf,
+    def __init__(self, action: LieAction, c_in: int, c_out: int, nbhd: int | None = 32, radius: float = math.inf,
                  alpha: float = 0.2, c_mid: int = 16, hidden: int = 32, ds_frac: float = 1.0,
                  pair_input: str = "embed", smooth_scale: float = 1.0):
         super().__init__()
@@ -247,12 +246,12 @@ class LieResNet(nn.Module):
 
     ``forward(x (B, N, d), f (B, N, c_in), mask (B, N) or None, seed=None) -> (B, c_out)``; the lift
     (and its stabilizer samples) is redone on every call. ``lift_kwargs`` go to
-    :func:`~fiberconv.nn.lieconv_lift.lift_cloud` (``n_samples``, ``stabilizer``); ``conv_kwargs`` to
+    :func:`~fiberconv.nn.lieconv.lift.lift_cloud` (``n_samples``, ``stabilizer``); ``conv_kwargs`` to
     :class:`LieConv` (``nbhd``, ``radius``, ``alpha``, ``ds_frac``, ...).
     """
 
     def __init__(self, action: LieAction, c_in: int, c_out: int, channels: int = 64, num_layers: int = 2,
-                 pool_mean: bool = True, norm: bool = True, lift_kwargs: Optional[dict] = None, **conv_kwargs):
+                 pool_mean: bool = True, norm: bool = True, lift_kwargs: dict | None = None, **conv_kwargs):
         super().__init__()
         self.action, self.c_in = action, c_in
         self.lift_kwargs = dict(lift_kwargs or {})

@@ -13,16 +13,14 @@ Tensors are ``(batch, C, X, Y, Z)`` with ``C = field_type.dim`` (:mod:`fiberconv
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..fields import FieldType
-from .nonlinear import FieldGroups
-from .r3_conv import check_r3_tensor
-from .r3_kernels import check_r3_field_type
+from ...fields import FieldType
+from ..nonlinear import FieldGroups
+from .conv import check_r3_tensor
+from .kernels import check_r3_field_type
 
 __all__ = ["FieldAvgPool3d", "NormMaxPool3d"]
 
@@ -43,7 +41,7 @@ class FieldAvgPool3d(nn.Module):
     Shapes: ``(B, C, X, Y, Z) -> (B, C, X', Y', Z')``, ``X' = floor((X + 2 padding - kernel) / stride) + 1``.
     """
 
-    def __init__(self, field_type: FieldType, kernel_size: int = 2, stride: Optional[int] = None, padding: int = 0):
+    def __init__(self, field_type: FieldType, kernel_size: int = 2, stride: int | None = None, padding: int = 0):
         super().__init__()
         self.in_type = self.out_type = check_r3_field_type(field_type, "FieldAvgPool3d")
         self.kernel_size, self.stride, self.padding = _window_args("FieldAvgPool3d", kernel_size, stride, padding)
@@ -62,7 +60,7 @@ class NormMaxPool3d(nn.Module):
     Shapes as :class:`FieldAvgPool3d`.
     """
 
-    def __init__(self, field_type: FieldType, kernel_size: int = 2, stride: Optional[int] = None, padding: int = 0):
+    def __init__(self, field_type: FieldType, kernel_size: int = 2, stride: int | None = None, padding: int = 0):
         super().__init__()
         self.in_type = self.out_type = check_r3_field_type(field_type, "NormMaxPool3d")
         self.kernel_size, self.stride, self.padding = _window_args("NormMaxPool3d", kernel_size, stride, padding)

@@ -3,8 +3,8 @@ inputs, gradients, dtype/device, state and caching, and input validation."""
 import pytest
 import torch
 
-from fiberconv.nn.r3_conv import R3Conv
-from fiberconv.nn.r3_kernels import kernel_offsets, r3_field_type
+from fiberconv.nn.r3.conv import R3Conv
+from fiberconv.nn.r3.kernels import kernel_offsets, r3_field_type
 from fiberconv.spaces.groups import SO3
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations
 
