@@ -2,7 +2,7 @@
 
 Imports go one way: ``spaces`` <- ``bundles`` <- ``fields`` <- ``nn``.
 """
-from . import bundles, fields, spaces
+from . import bundles, fields, nn, spaces
 
 __version__ = "0.1.0"
-__all__ = ["spaces", "bundles", "fields", "__version__"]
+__all__ = ["spaces", "bundles", "fields", "nn", "__version__"]

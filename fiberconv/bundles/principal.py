@@ -31,6 +31,9 @@ class Section:
     """
 
     undefined_on: str = ""
+    #: the homogeneous-space class this section is the default of (``PrincipalBundle(space)`` without a
+    #: section takes it): a new base space declares its section here, and no switch elsewhere changes
+    default_for: type | None = None
 
     def __call__(self, x: torch.Tensor, strict: bool = True) -> torch.Tensor:
         raise NotImplementedError
@@ -49,6 +52,7 @@ class SphereSection(Section):
     HEALPix pixel centres never lie on a pole.
     """
 
+    default_for = Sphere
     undefined_on = "the poles x = +e_z and x = -e_z (beta = 0 or pi), where the longitude alpha is undefined"
 
     def __init__(self, pole_tolerance: float | None = None):
@@ -85,6 +89,7 @@ class SphereSection(Section):
 class TranslationSection(Section):
     """``s(x)`` = the translation by ``x`` in SE(3): a global section of ``SE(3) -> R^3``."""
 
+    default_for = EuclideanR3
     undefined_on = ""
 
     def __call__(self, x, strict: bool = True):
@@ -94,11 +99,14 @@ class TranslationSection(Section):
 
 
 def _default_section(space: HomogeneousSpace) -> Section:
-    if isinstance(space, Sphere):
-        return SphereSection()
-    if isinstance(space, EuclideanR3):
-        return TranslationSection()
-    raise TypeError(f"no default section for {space!r}; pass one explicitly")
+    todo = [Section]
+    while todo:  # every Section subclass, subclasses of subclasses included
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.default_for is type(space):
+            return cls()
+    raise TypeError(f"no default section for {space!r}: pass one, or declare a Section subclass with "
+                    f"default_for = {type(space).__name__}")
 
 
 class PrincipalBundle:

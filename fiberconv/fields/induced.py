@@ -1,6 +1,6 @@
 r"""The induced representation ``pi = Ind_H^G rho`` on fields over ``S^2`` (Sec. 2.4, eqs. 3-4).
 
-On local sections (eq. 4, in the convention of ``DESIGN.md``):
+On local sections (eq. 4, in the convention of ``docs/conventions.md``):
 
 .. math:: [\pi_C(g) f](x) = \rho\big(h(g^{-1}x, g)\big)\, f(g^{-1}x),
 

@@ -18,18 +18,9 @@ import torch
 from torch import nn
 
 from ..fields import FieldType
-from ..spaces.representations import Representation, SO2Irrep, SO3Irrep, Trivial
+from ..spaces.representations import Representation, SO2Regular
 
-__all__ = ["is_scalar", "NormNonlinearity", "GatedNonlinearity", "FieldBatchNorm", "InvariantPooling", "check_field_tensor"]
-
-
-def is_scalar(rep: Representation) -> bool:
-    """True for the trivial one-dimensional representation (``m = 0``, ``l = 0`` or ``Trivial(G, 1)``)."""
-    if isinstance(rep, SO2Irrep):
-        return rep.m == 0
-    if isinstance(rep, SO3Irrep):
-        return rep.l == 0
-    return isinstance(rep, Trivial) and rep.dim == 1
+__all__ = ["NormNonlinearity", "GatedNonlinearity", "FieldBatchNorm", "InvariantPooling", "check_field_tensor"]
 
 
 def check_field_tensor(x: torch.Tensor, field_type: FieldType, who: str) -> torch.Tensor:
@@ -50,7 +41,7 @@ class FieldGroups(nn.Module):
         scalars: list[int] = []
         by_dim = {}
         for sl, rep in zip(field_type.slices, field_type.fields):
-            if is_scalar(rep):
+            if rep.is_scalar:
                 scalars.append(sl.start)
             else:
                 by_dim.setdefault(rep.dim, []).append(list(range(sl.start, sl.stop)))
@@ -120,7 +111,7 @@ class GatedNonlinearity(nn.Module):
     def __init__(self, bundle, n_scalars: int, gated: Sequence[Representation], scalar: Representation,
                  activation: Callable = torch.relu, gate_activation: Callable = torch.sigmoid):
         super().__init__()
-        if not is_scalar(scalar):
+        if not scalar.is_scalar:
             raise ValueError(f"GatedNonlinearity: `scalar` must be the trivial representation, got {scalar!r}")
         gated = list(gated)
         if not gated and n_scalars == 0:
@@ -236,8 +227,6 @@ class RegularNonlinearity(nn.Module):
 
     def __init__(self, field_type: FieldType, n_samples: int = None, activation: Callable = torch.relu):
         super().__init__()
-        from ..spaces.representations import SO2Regular
-
         self.in_type = self.out_type = field_type
         self.activation = activation
         regular = [(sl, r) for sl, r in zip(field_type.slices, field_type.fields) if isinstance(r, SO2Regular)]
@@ -252,7 +241,7 @@ class RegularNonlinearity(nn.Module):
         self.register_buffer("sample", A, persistent=False)
         self.register_buffer("project", torch.linalg.pinv(A), persistent=False)
         self.register_buffer("regular_idx", torch.tensor([list(range(sl.start, sl.stop)) for sl, _ in regular]), persistent=False)
-        scalars = [sl.start for sl, r in zip(field_type.slices, field_type.fields) if is_scalar(r)]
+        scalars = [sl.start for sl, r in zip(field_type.slices, field_type.fields) if r.is_scalar]
         self.register_buffer("scalar_idx", torch.tensor(scalars, dtype=torch.long), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ group         element tensor        meaning
 ``SE3``       ``(..., 4, 4)``       homogeneous matrix ``[[R, t], [0, 1]]``: x -> R x + t
 ============  ====================  =========================================================
 
-Conventions (fixed for the whole library, see ``DESIGN.md``): ZYZ Euler angles,
+Conventions (fixed for the whole library, see ``docs/conventions.md``): ZYZ Euler angles,
 ``g = Z(alpha) Y(beta) Z(gamma)`` with ``alpha, gamma`` in ``(-pi, pi]`` and ``beta`` in ``[0, pi]``.
 
 Lie algebras: ``so(2)`` is ``R`` (the angle), ``so(3)`` is ``R^3`` (axis times angle, ``hat(w) x =
@@ -147,6 +147,21 @@ class Group:
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None) -> torch.Tensor:
         raise NotImplementedError
 
+    @property
+    def embedding_dim(self) -> int:
+        """Length of :meth:`embed_log`'s output."""
+        return self.algebra_dim
+
+    def embed_log(self, a: torch.Tensor) -> torch.Tensor:
+        r"""A smooth embedding of ``g = exp(a)`` from its logarithm ``a (..., algebra_dim)``:
+        ``(..., embedding_dim)``.
+
+        ``log`` jumps at the cut locus of a rotation part (``w -> -w`` at ``|w| = pi``), so an MLP on ``a``
+        is discontinuous in ``g``; groups with a rotation part override this with a function of ``g`` alone
+        (LieConv's kernel input, Finzi et al. 2020). Here (vector groups): ``a`` itself.
+        """
+        return a
+
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Left-invariant distance ``||log(a^-1 b)||``."""
         return torch.linalg.vector_norm(self.log(self.compose(self.inverse(a), b)), dim=-1)
@@ -192,6 +207,11 @@ class _SO2(LinearMatrixGroup):
     element_shape = (2, 2)
     algebra_dim = 1
     space_dim = 2
+    embedding_dim = 2
+
+    def embed_log(self, a):
+        """``(cos w, sin w)``."""
+        return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)
 
     def from_angle(self, angle: torch.Tensor) -> torch.Tensor:
         """``(...,) -> (..., 2, 2)``: counter-clockwise rotation by ``angle``."""
@@ -227,6 +247,11 @@ class _SO3(LinearMatrixGroup):
     element_shape = (3, 3)
     algebra_dim = 3
     space_dim = 3
+    embedding_dim = 9
+
+    def embed_log(self, a):
+        """The 9 entries of the rotation matrix ``exp(a)``."""
+        return self.exp(a).flatten(-2)
 
     def inverse(self, g):
         return self.check(g).transpose(-1, -2)
@@ -430,6 +455,11 @@ class _SE3(RigidMotionGroup):
     element_shape = (4, 4)
     algebra_dim = 6
     space_dim = 3
+    embedding_dim = 12
+
+    def embed_log(self, a):
+        """The 12 entries of ``[R | t]`` of ``exp(a)``."""
+        return self.exp(a)[..., :3, :].flatten(-2)
 
     @staticmethod
     def _left_jacobian_coeffs(theta2: torch.Tensor):

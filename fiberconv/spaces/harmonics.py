@@ -16,7 +16,7 @@ where ``\bar P_{l,m}(x) = \sqrt{\frac{2l+1}{4\pi}\frac{(l-m)!}{(l+m)!}} P_l^m(x)
 ``sin(theta) > 0`` (no ``(-1)^m``). With it the degree-1 harmonics are ``sqrt(3/4pi) (y, z, x)``,
 so ``D^1(R) = P R P^T`` with ``P`` the permutation ``(x, y, z) -> (y, z, x)``.
 
-``theta`` is the colatitude, ``phi`` the longitude (``DESIGN.md``: ``beta`` and ``alpha``).
+``theta`` is the colatitude, ``phi`` the longitude (the section's Euler angles ``beta`` and ``alpha``; docs/conventions.md).
 
 The normalised associated Legendre functions are computed with the standard stable three-term
 recurrences in ``\bar P``, which stay accurate to high degree in float64.

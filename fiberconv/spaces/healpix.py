@@ -11,8 +11,8 @@ below each of the 12 base pixels: pixel ``p`` of ``nside`` has the parent ``p //
 
 Coordinates
 -----------
-A point ``x`` has colatitude ``theta`` (``DESIGN.md``: ``beta``) in ``(0, pi)`` and longitude
-``phi`` (``alpha``) in ``[0, 2 pi)``, ``x = (sin theta cos phi, sin theta sin phi, cos theta)``.
+A point ``x`` has colatitude ``theta`` (the section's Euler angle ``beta``, docs/conventions.md) in ``(0, pi)`` and longitude
+``phi`` (the Euler angle ``alpha``) in ``[0, 2 pi)``, ``x = (sin theta cos phi, sin theta sin phi, cos theta)``.
 
 Frames
 ------

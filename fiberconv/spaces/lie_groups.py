@@ -95,6 +95,15 @@ class _SE2(RigidMotionGroup):
     element_shape = (3, 3)
     algebra_dim = 3
     space_dim = 2
+    embedding_dim = 4
+
+    def embed_log(self, a):
+        """``(t1, t2, cos w, sin w)`` with ``t = V(w) v`` the translation of ``exp(a)``."""
+        w = a[..., 2]
+        ca, cb = _sinc_terms(w)
+        t1 = ca * a[..., 0] - cb * a[..., 1]
+        t2 = cb * a[..., 0] + ca * a[..., 1]
+        return torch.stack([t1, t2, torch.cos(w), torch.sin(w)], dim=-1)
 
     def exp(self, v):
         _check_tail("v", v, (3,), "se(2) vectors (v1, v2, w)")
@@ -136,6 +145,11 @@ class _RxSO2(LinearMatrixGroup):
     element_shape = (2, 2)
     algebra_dim = 2
     space_dim = 2
+    embedding_dim = 3
+
+    def embed_log(self, a):
+        """``(s, cos w, sin w)``."""
+        return torch.stack([a[..., 0], torch.cos(a[..., 1]), torch.sin(a[..., 1])], dim=-1)
 
     def from_complex(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """``(a, b) -> [[a, -b], [b, a]]``."""
@@ -219,34 +233,17 @@ RxSO2 = _RxSO2()
 
 
 def embedding_dim(group: Group) -> int:
-    """Length of :func:`embed_log`'s output for ``group``."""
-    return {"SO(2)": 2, "SE(2)": 4, "R*xSO(2)": 3, "SO(3)": 9, "SE(3)": 12}.get(group.name, group.algebra_dim)
+    """Length of :func:`embed_log`'s output for ``group``: :attr:`Group.embedding_dim`."""
+    return group.embedding_dim
 
 
 def embed_log(group: Group, a: torch.Tensor) -> torch.Tensor:
-    r"""A smooth embedding of ``g = exp(a)``, from its logarithm ``a (..., algebra_dim)``.
+    r"""A smooth embedding of ``g = exp(a)`` from its logarithm: :meth:`Group.embed_log`.
 
-    ``log`` jumps at the cut locus of a rotation part (``w -> -w`` at ``|w| = pi``; SE(2)'s translational
-    part jumps with it), so an MLP on ``a`` is discontinuous in ``g``. This depends on ``g`` only, smoothly:
-    T(d), {e}: ``a``; SO(2): ``(cos w, sin w)``; SE(2): ``(t1, t2, cos w, sin w)`` with ``t = V(w) v`` the
-    translation of ``g``; R*xSO(2): ``(s, cos w, sin w)``; SO(3): the 9 matrix entries; SE(3): ``[R | t]``.
+    T(d), {e}: ``a``; SO(2): ``(cos w, sin w)``; SE(2): ``(t1, t2, cos w, sin w)``; R*xSO(2): ``(s, cos w, sin w)``;
+    SO(3): the 9 matrix entries; SE(3): ``[R | t]``.
     """
-    name = group.name
-    if name == "SO(2)":
-        return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)
-    if name == "SE(2)":
-        w = a[..., 2]
-        ca, cb = _sinc_terms(w)
-        t1 = ca * a[..., 0] - cb * a[..., 1]
-        t2 = cb * a[..., 0] + ca * a[..., 1]
-        return torch.stack([t1, t2, torch.cos(w), torch.sin(w)], dim=-1)
-    if name == "R*xSO(2)":
-        return torch.stack([a[..., 0], torch.cos(a[..., 1]), torch.sin(a[..., 1])], dim=-1)
-    if name == "SO(3)":
-        return SO3.exp(a).flatten(-2)
-    if name == "SE(3)":
-        return SE3.exp(a)[..., :3, :].flatten(-2)
-    return a
+    return group.embed_log(a)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -261,6 +258,23 @@ class LieAction:
     orbit_dim: int
     stabilizer_name: str = "{e}"
     name: str = "action"
+    #: where the section (so the lift) is undefined, in words; empty where it is defined everywhere
+    undefined_on: str = ""
+    #: names :func:`lie_action` accepts for this action (upper case, without brackets, ``*`` or spaces)
+    aliases: tuple = ()
+
+    @classmethod
+    def from_name(cls, key: str, d: int):
+        """This action if the normalised name ``key`` is one of its :attr:`aliases`, else ``None``."""
+        return cls() if key in cls.aliases else None
+
+    #: whether :meth:`frame_stabilizer` (a deterministic equivariant quadrature of ``H``) is implemented
+    has_frame_stabilizer: bool = False
+
+    def frame_stabilizer(self, x: torch.Tensor, center: torch.Tensor, n: int, offset: float = 0.0) -> torch.Tensor:
+        """A deterministic equivariant quadrature of the stabilizer about ``center``: ``(..., n, *G)``."""
+        raise ValueError(f"{self.name}: no frame quadrature of the stabilizer is implemented (SE(2) has one); "
+                         "use stabilizer='haar'")
 
     def check_points(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         """Validate points ``(..., d)``: a floating tensor, finite, of the right dimension."""
@@ -359,6 +373,12 @@ class TranslationAction(LieAction):
         self.k, self.dim = k, d
         self.orbit_dim = d - k
 
+    @classmethod
+    def from_name(cls, key, d):
+        if key.startswith("T") and key[1:].isdigit():
+            return cls(int(key[1:]), max(int(key[1:]), d))
+        return None
+
     @property
     def group(self):
         return T(self.k)
@@ -397,6 +417,7 @@ class SO2Action(LieAction):
     orbit_dim = 1
     stabilizer_name = "{e} (SO(2) at x = 0)"
     name = "SO(2) on R^2"
+    aliases = ("SO2",)
 
     def orbit(self, x):
         return torch.linalg.vector_norm(self.check_points(x), dim=-1, keepdim=True)
@@ -454,6 +475,7 @@ class SO3Action(LieAction):
     orbit_dim = 1
     stabilizer_name = "SO(2) = {Z(t)} (SO(3) at x = 0)"
     name = "SO(3) on R^3"
+    aliases = ("SO3",)
 
     def orbit(self, x):
         return torch.linalg.vector_norm(self.check_points(x), dim=-1, keepdim=True)
@@ -510,6 +532,8 @@ class SE2Action(_RigidMotionAction):
     dim = 2
     stabilizer_name = "SO(2)"
     name = "SE(2) on R^2"
+    aliases = ("SE2",)
+    has_frame_stabilizer = True
 
     def _rotation_samples(self, shape, gen, x):
         return SO2.from_angle(_uniform_angles(shape, gen, x))
@@ -537,6 +561,7 @@ class SE3Action(_RigidMotionAction):
     dim = 3
     stabilizer_name = "SO(3)"
     name = "SE(3) on R^3"
+    aliases = ("SE3",)
 
     def _rotation_samples(self, shape, gen, x):
         return SO3.sample(shape, seed=gen, dtype=x.dtype, device=x.device)
@@ -550,6 +575,8 @@ class RxSO2Action(LieAction):
     dim = 2
     orbit_dim = 0
     name = "R*xSO(2) on R^2 minus 0"
+    aliases = ("RXSO2",)
+    undefined_on = "the point 0"
 
     def check_points(self, x, name="x"):
         super().check_points(x, name)
@@ -596,6 +623,10 @@ class TrivialAction(LieAction):
     def section(self, x):
         return self.group.identity(self.check_points(x).shape[:-1], dtype=x.dtype, device=x.device)
 
+    @classmethod
+    def from_name(cls, key, d):
+        return cls(d) if key in ("TRIVIAL", "E", "{E}") else None
+
     def __repr__(self):
         return f"TrivialAction(d={self.dim})"
 
@@ -604,13 +635,11 @@ def lie_action(name: str, d: int = 2) -> LieAction:
     """An action by name: ``"T2"``/``"T(2)"``, ``"T3"``, ``"SO2"``, ``"SO3"``, ``"SE2"``, ``"SE3"``, ``"RxSO2"``,
     ``"Trivial"`` (on ``R^d``)."""
     key = name.replace("(", "").replace(")", "").replace("*", "").replace(" ", "").upper()
-    table = {
-        "SO2": SO2Action, "SO3": SO3Action, "SE2": SE2Action, "SE3": SE3Action, "RXSO2": RxSO2Action,
-    }
-    if key in table:
-        return table[key]()
-    if key.startswith("T") and key[1:].isdigit():
-        return TranslationAction(int(key[1:]), max(int(key[1:]), d))
-    if key in ("TRIVIAL", "E", "{E}"):
-        return TrivialAction(d)
+    todo = [LieAction]
+    while todo:  # every action class, subclasses of subclasses included: a new action needs no edit here
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        found = cls.from_name(key, d)
+        if found is not None:
+            return found
     raise ValueError(f"lie_action: unknown group {name!r}; expected one of T<k>, SO2, SO3, SE2, SE3, RxSO2, Trivial")

@@ -48,6 +48,11 @@ class Representation:
         raise NotImplementedError
 
     @property
+    def is_scalar(self) -> bool:
+        """True for the trivial one-dimensional representation (the field of a scalar); subclasses say when."""
+        return False
+
+    @property
     def irreps(self) -> list[Representation]:
         """The irreducible summands in order (a representation that is irreducible returns ``[self]``)."""
         return [self]
@@ -96,6 +101,10 @@ class Trivial(Representation):
         batch = g.shape[: g.dim() - len(self.group.element_shape)]
         return torch.eye(self.dim, dtype=g.dtype, device=g.device).expand(batch + (self.dim, self.dim))
 
+    @property
+    def is_scalar(self) -> bool:
+        return self.dim == 1
+
     def _key(self):
         return (self.group.name, self.dim)
 
@@ -117,6 +126,10 @@ class SO2Irrep(_SO2Rep):
         if self.m == 0:
             return torch.ones(theta.shape + (1, 1), dtype=theta.dtype, device=theta.device)
         return SO2.from_angle(self.m * theta)
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.m == 0
 
     def _key(self):
         return (self.m,)
@@ -143,6 +156,10 @@ class SO3Irrep(Representation):
         from .wigner import wigner_D
 
         return wigner_D(self.l, SO3.check(g))
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.l == 0
 
     def _key(self):
         return (self.l,)

@@ -7,7 +7,7 @@ The layer computes, for every (query) element ``u_i``,
     h_i = \frac{1}{n_i} \sum_{j \in \mathrm{nbhd}(i)} k_\theta(a_{ij}) f_j, \qquad
     a_{ij} = [e(u_i^{-1} u_j),\ q_i,\ q_j],
 
-with ``e`` a smooth embedding of the group element (:func:`~fiberconv.spaces.lie_groups.embed_log`,
+with ``e`` a smooth embedding of the group element (:meth:`Group.embed_log <fiberconv.spaces.groups.Group.embed_log>`,
 e.g. ``(t, cos w, sin w)`` for SE(2)) by default, or the paper's ``log(u_i^{-1} u_j)``
 (``pair_input="log"``), which jumps at the cut locus ``|w| = pi`` of a rotation part; or, with
 ``pair_input="smooth"`` (SO(2)), ``a_ij`` is replaced by a regularised version
@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from ...spaces.groups import Seed
-from ...spaces.lie_groups import LieAction, embed_log, embedding_dim
+from ...spaces.lie_groups import LieAction
 from .lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, subsample
 
 __all__ = ["Swish", "KernelMLP", "LieConv", "PointwiseLinear", "CloudSwish", "CloudLayerNorm", "BottleBlock", "GlobalPool", "LieResNet"]
@@ -84,7 +84,7 @@ class LieConv(nn.Module):
         Width of ``m_theta``'s output and hidden layers.
     pair_input : str
         What ``m_theta`` sees of ``u_i^{-1} u_j``: ``"embed"`` (default) a smooth embedding of the
-        element (:func:`~fiberconv.spaces.lie_groups.embed_log`: e.g. ``(t, cos w, sin w)`` for SE(2)),
+        element (:meth:`Group.embed_log <fiberconv.spaces.groups.Group.embed_log>`: e.g. ``(t, cos w, sin w)`` for SE(2)),
         continuous across the cut locus of ``log``; ``"log"`` the paper's raw ``log(u_i^{-1} u_j)``,
         which jumps where a relative angle crosses ``pi``; ``"smooth"`` (SO(2) only) *instead of*
         ``[e, q_i, q_j] = (cos w, sin w, r_i, r_j)`` its regularisation at the length ``smooth_scale``
@@ -121,7 +121,7 @@ class LieConv(nn.Module):
         if pair_input == "smooth":
             in_dim = action.smooth_pair_dim
         else:
-            pair_dim = embedding_dim(action.group) if pair_input == "embed" else action.group.algebra_dim
+            pair_dim = action.group.embedding_dim if pair_input == "embed" else action.group.algebra_dim
             in_dim = pair_dim + 2 * action.orbit_dim
         self.kernel = KernelMLP(in_dim, c_mid, hidden)
         self.linear = nn.Linear(c_mid * c_in, c_out)
@@ -171,7 +171,7 @@ class LieConv(nn.Module):
         if self.pair_input == "smooth":
             inp = self.action.smooth_pair_input(a, qi, qj, self.smooth_scale)
         else:
-            inp = torch.cat([embed_log(self.action.group, a) if self.pair_input == "embed" else a, qi, qj], dim=-1)
+            inp = torch.cat([self.action.group.embed_log(a) if self.pair_input == "embed" else a, qi, qj], dim=-1)
         kern = self.kernel(inp)  # (B, Mq, k, c_mid)
         kern = kern * nb_mask.unsqueeze(-1).to(kern.dtype)
         fj = _gather_rows(cloud.f, nidx)  # (B, Mq, k, c_in)

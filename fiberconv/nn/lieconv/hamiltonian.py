@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...spaces.lie_groups import LieAction, SE2Action, SO2Action
+from ...spaces.lie_groups import LieAction
 from .conv import LieResNet, Swish
 from .dynamics import check_state, kinetic_energy
 
@@ -49,7 +49,7 @@ class HamiltonianLieConv(nn.Module):
         1 otherwise (the stabilizer is trivial away from fixed points).
     pair_input : str or None
         The kernel input (see :class:`~fiberconv.nn.lieconv.LieConv`). ``None`` (default):
-        ``"smooth"`` for ``SO2Action`` (length ``smooth_scale``, default 1), ``"embed"`` otherwise.
+        ``"smooth"`` where the action has a smooth pair input (``SO2Action``; length ``smooth_scale``, default 1), ``"embed"`` otherwise.
         With SO(2)'s ``"embed"``, ``(cos w, sin w, |x_i|, |x_j|)`` is singular at the fixed point
         ``x = 0``: ``V_theta`` jumps across the origin and its force grows like ``1 / |x_i|`` near it,
         so RK4 loses ``L`` wherever a particle passes close to the origin; the smooth input keeps
@@ -60,9 +60,9 @@ class HamiltonianLieConv(nn.Module):
                  nbhd: int | None = None, n_lift: int | None = None, pair_input: str | None = None,
                  **conv_kwargs):
         super().__init__()
-        se2 = isinstance(action, SE2Action)
-        if pair_input is None:
-            pair_input = "smooth" if isinstance(action, SO2Action) else "embed"
+        se2 = action.has_frame_stabilizer  # exact invariance from the frame quadrature (SE(2))
+        if pair_input is None:  # the smooth pair input where the action has one (SO(2): fixed point at 0)
+            pair_input = "smooth" if action.smooth_pair_dim is not None else "embed"
         lift_kwargs = {"n_samples": (2 if se2 else 1) if n_lift is None else n_lift}
         if se2:
             lift_kwargs["stabilizer"] = "frame"

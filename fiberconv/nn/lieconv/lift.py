@@ -26,7 +26,7 @@ import torch
 
 from ...bundles.principal import Section
 from ...spaces.groups import Seed, make_generator
-from ...spaces.lie_groups import LieAction, SE2Action
+from ...spaces.lie_groups import LieAction
 
 __all__ = ["LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "subsample", "farthest_point_indices"]
 
@@ -56,7 +56,7 @@ class OrbitSection(Section):
         if not isinstance(action, LieAction):
             raise TypeError(f"OrbitSection: expected a LieAction, got {type(action).__name__}")
         self.action = action
-        self.undefined_on = "the point 0" if action.group.name == "R*xSO(2)" else ""
+        self.undefined_on = action.undefined_on
 
     def __call__(self, x: torch.Tensor, strict: bool = True) -> torch.Tensor:
         return self.action.section(x)
@@ -140,8 +140,8 @@ def lift_cloud(
     if stabilizer == "haar":
         h = action.sample_stabilizer(x, n_samples, seed=make_generator(seed, x.device))
     elif stabilizer == "frame":
-        if not isinstance(action, SE2Action):
-            raise ValueError(f"lift: stabilizer='frame' is implemented for SE2Action only, got {action.name}")
+        if not action.has_frame_stabilizer:
+            raise ValueError(f"lift: stabilizer='frame' needs an action with a frame quadrature of its stabilizer (SE2Action), got {action.name}")
         w = mask.to(x.dtype).unsqueeze(-1)
         center = (x * w).sum(1, keepdim=True) / w.sum(1, keepdim=True)
         h = action.frame_stabilizer(x, center, n_samples, frame_offset)
