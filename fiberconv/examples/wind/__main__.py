@@ -1,5 +1,5 @@
-"""``python -m examples.wind``: the wind example (see :mod:`examples.wind.train` and ``examples/wind/README.md``)."""
-from .train import main
+"""``python -m fiberconv.examples.wind``: the wind example (see :mod:`fiberconv.examples.wind.train` and its README)."""
+from . import main
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
