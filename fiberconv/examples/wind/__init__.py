@@ -12,6 +12,8 @@ on rotated globes; ``plots``: the error-against-rotation figure (the maps are :m
 """
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
@@ -22,7 +24,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns 0 (the exit status of the console script); the results are in ``--out``."""
     from .cli import build_parser, resolve
 
-    args = resolve(build_parser().parse_args(argv))
+    script = os.path.basename(sys.argv[0]) if argv is None else ""
+    parser = build_parser("fiberconv-wind") if script == "fiberconv-wind" else build_parser()
+    args = resolve(parser.parse_args(argv))
     from .train import run
 
     run(args)

@@ -38,10 +38,10 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m fiberconv.examples.wind") -> argparse.ArgumentParser:
     """The command line of ``python -m fiberconv.examples.wind`` (console script ``fiberconv-wind``)."""
     p = argparse.ArgumentParser(
-        prog="python -m fiberconv.examples.wind",
+        prog=prog,
         description="Equivariant CNNs on real winds (HEALPix): vorticity/divergence from the wind, and wind "
                     "downscaling nside 8 -> 32 with an equivariant vector-field U-Net against a baseline that "
                     "treats (u, v) as two scalars, tested on rotated globes.",

@@ -39,7 +39,7 @@ NAVY = "/usr/share/ferret-vis/data/monthly_navy_winds.cdf"
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m fiberconv.examples.wind.make_data", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", default=NAVY, help=f"lat-lon NetCDF with UWND/VWND (default {NAVY})")
     ap.add_argument("--nside", type=int, default=32, help="HEALPix nside (default 32)")
