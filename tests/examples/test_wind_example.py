@@ -1,4 +1,4 @@
-"""The training half of the wind example (``python -m examples.wind``): an end-to-end run on tiny settings, and
+"""The training half of the wind example (``python -m fiberconv.examples.wind``): an end-to-end run on tiny settings, and
 the symmetry properties its table reports — the equivariant model's error is unchanged, to float tolerance,
 when the globe is turned by a grid symmetry; the baseline that treats (u, v) as scalars is not equivariant."""
 from __future__ import annotations
@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from examples.wind.data import load_default
-from examples.wind.evaluate import grid_symmetry, make_pi, rotated_fine, wind_metrics
-from examples.wind.models import Downscaler, Resolution, VortDivNet
-from examples.wind.train import build_parser, main, to_nside
+from fiberconv.datasets.wind import load_default
+from fiberconv.examples.wind.evaluate import grid_symmetry, make_pi, rotated_fine, wind_metrics
+from fiberconv.examples.wind.models import Downscaler, Resolution, VortDivNet
+from fiberconv.examples.wind.train import build_parser, main, to_nside
 from fiberconv.nn import equivariance_error
 from fiberconv.spaces import SO3, HealpixGrid
 from fiberconv.testing import bandlimited_field

@@ -81,7 +81,7 @@ def test_so2_potential_is_smooth_at_the_fixed_point(pair_input):
 
 
 def spring_vector_field(m, k):
-    """The spring benchmark's true dynamics (``examples/springs/data.py``), ``V = 1/2 sum k_i k_j |q_i - q_j|^2``."""
+    """The spring benchmark's true dynamics (``fiberconv/datasets/springs.py``), ``V = 1/2 sum k_i k_j |q_i - q_j|^2``."""
     def H(z):
         q = z[:, 0]
         d2 = ((q.unsqueeze(-2) - q.unsqueeze(-3)) ** 2).sum(-1)

@@ -1,16 +1,17 @@
-r"""The wind example end to end: ``python -m examples.wind [--tiny] [--device cuda] [--out out/wind] ...``.
+r"""The wind example end to end: ``python -m fiberconv.examples.wind [--tiny] [--device cuda] [--out out/wind] ...``
+(console script ``fiberconv-wind``; the command line is :mod:`.cli`).
 
-Two tasks on real monthly surface winds (Navy FNOC 1982-1992 on HEALPix, :mod:`examples.wind.data`),
+Two tasks on real monthly surface winds (Navy FNOC 1982-1992 on HEALPix, :mod:`fiberconv.datasets.wind`),
 trained on 1982-1990 and tested on 1991-1992:
 
 1. **Vorticity and divergence from the wind** (vector -> two scalars): targets from spin-1 spherical
-   harmonics (:func:`examples.wind.targets.vorticity_divergence`), learnt by an equivariant SphereConv
-   network (:class:`~examples.wind.models.VortDivNet`); reported: the relative error on the test years, also
+   harmonics (:func:`fiberconv.examples.wind.targets.vorticity_divergence`), learnt by an equivariant SphereConv
+   network (:class:`~fiberconv.examples.wind.models.VortDivNet`); reported: the relative error on the test years, also
    with the globe turned by 180 degrees about the x-axis (a grid symmetry).
 2. **Wind downscaling** (vector -> vector): the nside-32 wind from the wind pooled to nside 8
-   (:class:`~examples.wind.models.Resolution`), by an equivariant vector-field U-Net and by the same U-Net
+   (:class:`~fiberconv.examples.wind.models.Resolution`), by an equivariant vector-field U-Net and by the same U-Net
    treating ``(v_theta, v_phi)`` as two scalar channels (the baseline), each with and without latitude as
-   an extra input (:class:`~examples.wind.models.Downscaler`). Reported: RMSE (m/s) and mean angular error of
+   an extra input (:class:`~fiberconv.examples.wind.models.Downscaler`). Reported: RMSE (m/s) and mean angular error of
    the wind direction on the test set, on the test set with the globe rotated by random rotations (inputs
    and targets rotated with the induced representation), by 90 degrees about the polar axis and by 180
    degrees about the x-axis (grid symmetries: exact), the end-to-end equivariance error, and the error
@@ -18,26 +19,26 @@ trained on 1982-1990 and tested on 1991-1992:
 
 Writes to ``--out`` (default ``out/wind``): ``summary.txt`` (the table), ``results.json`` (all numbers and
 the settings), ``models.pt`` (the trained models' state dicts) and the figures ``wind_maps.png``,
-``wind_maps_rotated.png``, ``vorticity_divergence_maps.png``, ``error_vs_rotation.png``. ``--tiny`` runs everything at nside 8 on a few months in seconds (for tests).
+``wind_maps_rotated.png``, ``vorticity_divergence_maps.png``, ``error_vs_rotation.png``. ``--tiny`` runs everything
+at nside 8 on a few months in seconds (for tests).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
-import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from fiberconv.datasets.wind import WindDataset, load
 from fiberconv.fields import InducedRepresentation
 from fiberconv.nn import SpherePool
 from fiberconv.spaces import HealpixGrid
 
-from .data import WindDataset, load
+from .cli import DEFAULTS, TINY, Log, build_parser, resolve, resolve_device
 from .evaluate import (
     grid_symmetry,
     make_pi,
@@ -54,19 +55,6 @@ from .targets import vorticity_divergence
 
 __all__ = ["main", "run", "build_parser", "DEFAULTS", "TINY"]
 
-#: default settings: the whole run takes a few minutes on a 2-core CPU
-DEFAULTS = dict(
-    nside=32, levels=2, widths="2,1;4,2;8,4", epochs=2, batch_size=2, lr=1e-2,
-    vd_hidden="2,1", vd_epochs=5, vd_batch_size=4, vd_lr=6e-2, train_months=0, test_months=0,
-    rotations=4, angles="0,30,60,90,120,150,180", curve_months=6, arrow_nside=8,
-)
-#: ``--tiny``: nside 8 (pooled from the data), a few months, one epoch: seconds
-TINY = dict(
-    nside=8, levels=2, widths="2,1;2,1", epochs=1, batch_size=2, lr=1e-2,
-    vd_hidden="2,1", vd_epochs=1, vd_batch_size=4, vd_lr=6e-2, train_months=8, test_months=4,
-    rotations=2, angles="0,90,180", curve_months=2, arrow_nside=4,
-)
-
 MODEL_SPECS = (  # (name, equivariant, latitude)
     ("equivariant", True, False),
     ("baseline", False, False),
@@ -75,164 +63,6 @@ MODEL_SPECS = (  # (name, equivariant, latitude)
 )
 CASES = ("test", "random SO(3)", "90° about z", "180° about x")
 POLAR_DEGREES = 20.0  # the "polar caps" of the table: within 20 degrees of the grid's poles
-
-
-# ------------------------------------------------------------------------------------------------
-# command line
-# ------------------------------------------------------------------------------------------------
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows ``(default: X)`` only where there is a default to show."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False:
-            return action.help
-        return super()._get_help_string(action)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m examples.wind",
-        description="Equivariant CNNs on real winds (HEALPix): vorticity/divergence from the wind, and wind "
-                    "downscaling nside 8 -> 32 with an equivariant vector-field U-Net against a baseline that "
-                    "treats (u, v) as two scalars, tested on rotated globes.",
-        formatter_class=_HelpFormatter,
-    )
-    g = p.add_argument_group("run")
-    g.add_argument("--out", default="out/wind", help="output folder (table, results.json, figures)")
-    g.add_argument("--device", default="cpu", help="torch device, e.g. cpu, cuda, cuda:1")
-    g.add_argument("--seed", type=int, default=0, help="random seed (initialisation, batches, rotations)")
-    g.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (0: torch's default). The convolutions here are memory-bound gathers; on "
-                        "a busy 2-core machine one thread ran 3x faster than two")
-    g.add_argument("--tiny", action="store_true", help="tiny settings (nside 8, a few months, 1 epoch): seconds")
-    g.add_argument("--no-plots", action="store_true", help="skip the figures")
-    g.add_argument("--no-latitude", action="store_true", help="skip the two models with latitude as an input")
-    g.add_argument("--quiet", action="store_true", help="no progress bar or stage messages (the table is printed)")
-    d = p.add_argument_group("data")
-    d.add_argument("--data", nargs="*", default=None,
-                   help="wind data: an .npz of make_data.py or lat-lon NetCDF file(s) with u/v "
-                        "(default: the committed Navy winds)")
-    d.add_argument("--u-name", default=None, help="NetCDF eastward-wind variable (default: found by name)")
-    d.add_argument("--v-name", default=None, help="NetCDF northward-wind variable (default: found by name)")
-    d.add_argument("--test-from", type=int, default=1991, help="first test year; earlier years are training data")
-    s = p.add_argument_group("settings (defaults differ with --tiny: " + ", ".join(f"{k}={v}" for k, v in TINY.items()) + ")")
-    s.add_argument("--nside", type=int, help=f"working resolution; the data is pooled to it [{DEFAULTS['nside']}]")
-    s.add_argument("--levels", type=int, help=f"poolings from the fine to the coarse input (nside / 2^levels) [{DEFAULTS['levels']}]")
-    s.add_argument("--widths", help=f"U-Net widths 'n_scalars,n_vectors;...' per level [{DEFAULTS['widths']}]")
-    s.add_argument("--epochs", type=int, help=f"epochs per downscaling model [{DEFAULTS['epochs']}]")
-    s.add_argument("--batch-size", type=int, help=f"months per batch [{DEFAULTS['batch_size']}]")
-    s.add_argument("--lr", type=float, help=f"Adam learning rate (cosine decay) [{DEFAULTS['lr']}]")
-    s.add_argument("--vd-hidden", help=f"vorticity/divergence net: hidden 'n_scalars,n_vectors' [{DEFAULTS['vd_hidden']}]")
-    s.add_argument("--vd-epochs", type=int, help=f"epochs of the vorticity/divergence net [{DEFAULTS['vd_epochs']}]")
-    s.add_argument("--vd-batch-size", type=int, help=f"its months per batch [{DEFAULTS['vd_batch_size']}]")
-    s.add_argument("--vd-lr", type=float, help=f"its Adam learning rate (cosine decay) [{DEFAULTS['vd_lr']}]")
-    s.add_argument("--train-months", type=int, help="use only the last N training months (0: all) [0]")
-    s.add_argument("--test-months", type=int, help="use only the first N test months (0: all) [0]")
-    s.add_argument("--rotations", type=int, help=f"random rotations of the test set (month i gets rotation i mod K) [{DEFAULTS['rotations']}]")
-    s.add_argument("--angles", help=f"rotation angles (deg, about the x-axis) for the error-vs-angle curve [{DEFAULTS['angles']}]")
-    s.add_argument("--curve-months", type=int, help=f"test months (evenly spaced) for the curve [{DEFAULTS['curve_months']}]")
-    s.add_argument("--arrow-nside", type=int, help=f"arrows on the maps at the pixel centres of this nside [{DEFAULTS['arrow_nside']}]")
-    return p
-
-
-def _resolve(args: argparse.Namespace) -> argparse.Namespace:
-    base = TINY if args.tiny else DEFAULTS
-    for k, v in base.items():
-        if getattr(args, k) is None:
-            setattr(args, k, v)
-    args.widths_list = _parse_pairs(args.widths, "--widths")
-    args.vd_hidden_pair = _parse_pairs(args.vd_hidden, "--vd-hidden")[0]
-    try:
-        args.angle_list = [float(a) for a in str(args.angles).split(",") if a.strip()]
-    except ValueError:
-        raise SystemExit(f"--angles: expected comma-separated degrees, got {args.angles!r}")
-    for name in ("epochs", "batch_size", "vd_epochs", "vd_batch_size", "rotations", "curve_months", "levels", "nside", "arrow_nside"):
-        if getattr(args, name) < (0 if name in ("epochs", "vd_epochs") else 1):
-            raise SystemExit(f"--{name.replace('_', '-')}: must be positive, got {getattr(args, name)}")
-    return args
-
-
-def _parse_pairs(text: str, flag: str) -> list[tuple[int, int]]:
-    try:
-        pairs = [tuple(int(v) for v in part.split(",")) for part in str(text).split(";") if part.strip()]
-    except ValueError:
-        pairs = []
-    if not pairs or any(len(p) != 2 or min(p) < 0 or sum(p) == 0 for p in pairs):
-        raise SystemExit(f"{flag}: expected 'n_scalars,n_vectors;...' with non-negative integers, got {text!r}")
-    return pairs
-
-
-def resolve_device(name: str) -> torch.device:
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise SystemExit(f"--device: {e}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available in this torch build / on this machine")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise SystemExit(f"--device {name}: MPS is not available")
-    return device
-
-
-# ------------------------------------------------------------------------------------------------
-# output
-# ------------------------------------------------------------------------------------------------
-class Log:
-    """Stage messages with the elapsed time (stdout) and a plain-text progress bar (stderr)."""
-
-    def __init__(self, quiet: bool = False, stream=None):
-        self.t0 = time.time()
-        self.quiet = quiet
-        self.stream = stream if stream is not None else sys.stderr
-
-    def elapsed(self) -> float:
-        return time.time() - self.t0
-
-    def __call__(self, msg: str):
-        if not self.quiet:
-            print(f"[{self.elapsed():6.1f}s] {msg}", flush=True)
-
-    def progress(self, total: int, label: str) -> Progress:
-        return Progress(total, label, self.stream, enabled=not self.quiet)
-
-
-class Progress:
-    """``label |#####.....| step/total  loss  elapsed  eta``: redrawn in place on a terminal, one line per
-    epoch otherwise (logs, pytest)."""
-
-    def __init__(self, total: int, label: str, stream, width: int = 24, enabled: bool = True):
-        self.total, self.label, self.stream, self.width, self.enabled = max(total, 1), label, stream, width, enabled
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.step, self.t0 = 0, time.time()
-
-    def _line(self, extra: str) -> str:
-        frac = self.step / self.total
-        fill = int(round(frac * self.width))
-        el = time.time() - self.t0
-        eta = el / frac - el if frac > 0 else float("nan")
-        return (f"{self.label:<20s} |{'#' * fill}{'.' * (self.width - fill)}| {self.step:>4d}/{self.total:<4d} "
-                f"{extra}  {el:5.1f}s elapsed, eta {eta:5.1f}s")
-
-    def update(self, extra: str = ""):
-        self.step += 1
-        if self.enabled and self.tty:
-            self.stream.write("\r" + self._line(extra))
-            self.stream.flush()
-
-    def epoch_end(self, extra: str = ""):
-        if not self.enabled:
-            return
-        if self.tty:
-            self.stream.write("\r" + self._line(extra))
-            self.stream.flush()
-        else:
-            self.stream.write(self._line(extra) + "\n")
-            self.stream.flush()
-
-    def close(self):
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -323,9 +153,16 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
 # the run
 # ------------------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
-    args = _resolve(args)
+    args = resolve(args)
     log = Log(args.quiet)
     device = resolve_device(args.device)
+    if not args.no_plots:  # before the long work: the figures need matplotlib
+        from fiberconv.plot import require_matplotlib
+
+        try:
+            require_matplotlib()
+        except ImportError as e:
+            raise SystemExit(f"{e}; or pass --no-plots") from e
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -442,7 +279,7 @@ def run(args: argparse.Namespace) -> dict:
 
         month = _months(ds, test_idx[:1]).split(" ")[0].split("..")[0]
         truth = fine_test[0]
-        panels = {"upsampled input (nside %d)" % res.coarse_grid.nside: x_test[0], "truth": truth}
+        panels = {f"upsampled input (nside {res.coarse_grid.nside})": x_test[0], "truth": truth}
         error_keys = []
         for name in curve_names:
             panels[f"{name}: prediction"] = preds[name]["test"][0]
@@ -507,7 +344,8 @@ def format_summary(results: dict, grid: HealpixGrid, coarse: HealpixGrid) -> str
         change_text = f"{100 * change:>+13.1f}%" if row is not ref else f"{'-':>14s}"
         lines.append(f"{name:<20s}{params:>7d} params{cells}{change_text}")
     pc = results["polar_caps"]
-    lines.append(f"{'RMSE within %g° of the poles' % pc['degrees']:<34s}" + "".join(f"{c:>16s}" for c in CASES))
+    polar_title = f"RMSE within {pc['degrees']:g}° of the poles"
+    lines.append(f"{polar_title:<34s}" + "".join(f"{c:>16s}" for c in CASES))
     for name, row in table.items():
         lines.append(f"{name:<34s}" + "".join(f"{row[c]['rmse_polar']:>16.3f}" for c in CASES))
     lines.append("  skill change: RMSE / (the upsampled input's RMSE) on the randomly rotated globe against the same "

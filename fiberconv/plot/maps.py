@@ -1,9 +1,9 @@
-r"""Figures of the wind example (matplotlib, Agg backend: no display needed).
+r"""Mollweide maps of HEALPix fields (matplotlib on an Agg canvas: no display needed; matplotlib is imported
+when a figure is drawn, see :mod:`fiberconv.plot`).
 
-* :func:`plot_wind_maps` — Mollweide maps of wind speed (colour) with direction arrows, for the
-  upsampled input, the truth, the predictions and their errors;
-* :func:`plot_scalar_maps` — Mollweide maps of scalar fields (vorticity, divergence, their errors);
-* :func:`plot_error_vs_rotation` — RMSE and mean angular error against the rotation angle of the globe.
+* :func:`plot_wind_maps` — maps of tangent vector fields such as winds: speed (colour) with direction arrows,
+  e.g. for an input, the truth, predictions and their errors;
+* :func:`plot_scalar_maps` — maps of scalar fields (e.g. vorticity, divergence, their errors).
 
 Maps are drawn on matplotlib's ``projection="mollweide"`` axes: each HEALPix field is sampled on a
 regular longitude-latitude raster (nearest pixel, ``healpy.ang2pix``) and drawn with ``pcolormesh``. Arrows
@@ -16,17 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import healpy as hp
 import numpy as np
 import torch
 
-matplotlib.use("Agg")
-import healpy as hp  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
+from fiberconv.spaces import HealpixGrid
 
-from fiberconv.spaces import HealpixGrid  # noqa: E402
+from ._matplotlib import new_figure
 
-__all__ = ["plot_wind_maps", "plot_scalar_maps", "plot_error_vs_rotation"]
+__all__ = ["plot_wind_maps", "plot_scalar_maps"]
 
 
 def _raster(values: np.ndarray, grid: HealpixGrid, nlat: int = 90, nlon: int = 180):
@@ -87,7 +85,7 @@ def plot_wind_maps(path: Path, grid: HealpixGrid, panels: dict[str, torch.Tensor
     the others a speed scale."""
     keys = list(panels)
     nrows = (len(keys) + ncols - 1) // ncols
-    fig = plt.figure(figsize=(5.2 * ncols, 3.0 * nrows + 0.6))
+    fig = new_figure(figsize=(5.2 * ncols, 3.0 * nrows + 0.6))
     fig.suptitle(title, fontsize=11)
     arrow_nside = min(arrow_nside, grid.nside)
     speeds = {k: panels[k].detach().double().cpu().norm(dim=0).numpy() for k in keys}
@@ -114,7 +112,6 @@ def plot_wind_maps(path: Path, grid: HealpixGrid, panels: dict[str, torch.Tensor
         cb.set_label("error (m/s)" if err else "speed (m/s)", fontsize=8)
         cb.ax.tick_params(labelsize=7)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -123,7 +120,7 @@ def plot_scalar_maps(path: Path, grid: HealpixGrid, panels: dict[str, np.ndarray
     """Mollweide maps of scalar fields ``(N,)``; each row of ``ncols`` panels shares a symmetric colour scale."""
     keys = list(panels)
     nrows = (len(keys) + ncols - 1) // ncols
-    fig = plt.figure(figsize=(4.4 * ncols, 2.7 * nrows + 0.6))
+    fig = new_figure(figsize=(4.4 * ncols, 2.7 * nrows + 0.6))
     fig.suptitle(title, fontsize=11)
     for r in range(nrows):
         row = keys[r * ncols : (r + 1) * ncols]
@@ -138,36 +135,4 @@ def plot_scalar_maps(path: Path, grid: HealpixGrid, panels: dict[str, np.ndarray
                 cb.set_label(units, fontsize=8)
     fig.subplots_adjust(left=0.02, right=0.95, top=0.88, bottom=0.03, wspace=0.3, hspace=0.2)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_error_vs_rotation(path: Path, angles: Sequence[float], curves: dict[str, dict[str, Sequence[float]]],
-                           title: str, symmetric_angles: Sequence[float] = (0, 180), polar_degrees: float = 20) -> Path:
-    """Four panels against the rotation angle: RMSE, RMSE relative to the upsampled input's ("skill"), RMSE near
-    the grid's poles, mean angular error; ``curves[name] = {"rmse": [...], "skill": [...], ...}`` (missing keys are
-    skipped). Angles that are grid symmetries
-    (exact rotations) are shaded."""
-    fig, axs = plt.subplots(2, 2, figsize=(11, 7.5))
-    fig.suptitle(title, fontsize=10)
-    styles = {"equivariant": ("C0", "o", "-"), "baseline": ("C3", "s", "-"), "upsampled input": ("0.5", ".", ":")}
-    panels = (("rmse", "RMSE (m/s)"), ("skill", "RMSE / RMSE of the upsampled input"),
-              ("rmse_polar", f"RMSE within {polar_degrees:g}° of the poles (m/s)"), ("angle", "mean angular error (deg)"))
-    axs = axs.ravel()
-    for ax, (key, label) in zip(axs, panels):
-        for name, c in curves.items():
-            if key not in c:
-                continue
-            color, marker, ls = styles.get(name, (None, "^", "--"))
-            ax.plot(angles, c[key], marker=marker, linestyle=ls, color=color, label=name)
-        for a in symmetric_angles:
-            ax.axvline(a, color="0.85", linewidth=3, zorder=0)
-        ax.set_xlabel("rotation of the globe about the x-axis (deg)")
-        ax.set_ylabel(label)
-        ax.set_xticks(list(angles))
-        ax.grid(alpha=0.3)
-    axs[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -36,8 +36,8 @@ its kernels acting on smooth fields; that signal is ~1e-4 of the features, below
 error. ``CrossProduct`` makes it a pointwise product, and the mirror head keeps the achiral part of the
 features (and its discretization error) out of the chiral_1 / chiral_2 decision.
 
-Run: ``python examples/tetris/tetris.py`` (a few minutes on one CPU core); ``--quick`` for the smoke
-test of the test suite; ``--no-cross`` / ``--no-mirror`` for the ablations.
+Run: ``python -m fiberconv.examples.tetris`` or ``fiberconv-tetris`` (a few minutes on one CPU core); ``--quick``
+for the smoke test of the test suite; ``--no-cross`` / ``--no-mirror`` for the ablations.
 """
 from __future__ import annotations
 

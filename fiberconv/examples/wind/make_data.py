@@ -1,7 +1,9 @@
-r"""Regenerate the committed default wind data set ``examples/wind/data/navy_winds_nside32.npz``.
+r"""Regenerate the committed default wind data set ``fiberconv/datasets/data/navy_winds_nside32.npz``.
 
-    apt-get install -y ferret-datasets        # provides the source file (once)
-    python examples/wind/make_data.py         # writes examples/wind/data/navy_winds_nside32.npz
+    apt-get install -y ferret-datasets              # provides the source file (once)
+    python -m fiberconv.examples.wind.make_data     # writes fiberconv/datasets/data/navy_winds_nside32.npz
+
+(in a source checkout with an editable install; elsewhere pass ``--out``.)
 
 Source: ``/usr/share/ferret-vis/data/monthly_navy_winds.cdf`` from the Debian package
 ``ferret-datasets``: Navy FNOC monthly mean surface winds ``UWND``, ``VWND`` (m/s) on a 2.5 degree
@@ -15,10 +17,10 @@ the script prints their spread), so they are dropped (``pole_rows="drop"``): eac
 mean ambient vector of the 87.5-degree row, projected on the pole's tangent plane.
 
 The output (``numpy.savez_compressed``, read with ``allow_pickle=False`` by
-``examples.wind.data.load_default``) holds ``wind`` float16 ``(132, 2, 12288)``: ``(v_theta, v_phi)
+``fiberconv.datasets.wind.load_default``) holds ``wind`` float16 ``(132, 2, 12288)``: ``(v_theta, v_phi)
 = (-v, u)`` in m/s (float16 keeps about 3 significant digits: <= 0.008 m/s below 16 m/s, 0.016 m/s
 above), ``time`` (datetime64[s], the file's mid-month stamps), ``month`` (``"YYYY-MM"``), and the
-metadata strings listed in ``examples/wind/data/README.md``.
+metadata strings listed in ``fiberconv/datasets/data/README.md``.
 """
 from __future__ import annotations
 
@@ -29,19 +31,15 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
-
-from examples.wind.data import DEFAULT_PATH, read_latlon_wind  # noqa: E402
-from fiberconv.fields.regrid import LatLonToHealpix  # noqa: E402
-from fiberconv.spaces.healpix import HealpixGrid  # noqa: E402
+from fiberconv.datasets.wind import DEFAULT_PATH, read_latlon_wind
+from fiberconv.fields.regrid import LatLonToHealpix
+from fiberconv.spaces.healpix import HealpixGrid
 
 NAVY = "/usr/share/ferret-vis/data/monthly_navy_winds.cdf"
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m fiberconv.examples.wind.make_data", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--source", default=NAVY, help=f"lat-lon NetCDF with UWND/VWND (default {NAVY})")
     ap.add_argument("--nside", type=int, default=32, help="HEALPix nside (default 32)")
@@ -80,7 +78,7 @@ def main(argv=None) -> int:
             f"pole_rows={args.pole_rows!r}"
         ),
         "pole_rows": args.pole_rows,
-        "command": "python examples/wind/make_data.py" + ("" if argv is None else " " + " ".join(argv)),
+        "command": "python -m fiberconv.examples.wind.make_data" + ("" if argv is None else " " + " ".join(argv)),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, wind=packed, time=data.time.astype("datetime64[s]"), month=months, **meta)

@@ -1,8 +1,11 @@
 """Train Hamiltonian LieConv (T(2), SO(2), SE(2), trivial) and a fully-connected Hamiltonian on the spring
 benchmark; report rollout error, energy drift and momentum drift; plot Fig. 7 (and Fig. 8 with --sizes).
 
-    .venv/bin/python examples/springs/run.py          # defaults: table + Fig. 7 into out/springs/
-    .venv/bin/python examples/springs/run.py --fig8   # also Fig. 8: test MSE vs training-set size (--sizes)
+    python -m fiberconv.examples.springs          # defaults: table + Fig. 7 into out/springs/
+    python -m fiberconv.examples.springs --fig8   # also Fig. 8: test MSE vs training-set size (--sizes)
+    fiberconv-springs --help                      # the same as a console script
+
+The data comes from :func:`fiberconv.datasets.springs.generate`.
 
 Relative drifts along a rollout of ``T`` steps (max over time, mean over test systems):
 linear ``max_t |P(t) - P(0)| / mean_t sum_i |p_i(t)|``, angular
@@ -19,15 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from data import generate, spring_energy  # noqa: E402
-
-from fiberconv.nn.lieconv import (  # noqa: E402
+from fiberconv.datasets.springs import generate, spring_energy
+from fiberconv.nn.lieconv import (
     FCHamiltonian,
     HamiltonianLieConv,
     angular_momentum_2d,
@@ -35,7 +35,7 @@ from fiberconv.nn.lieconv import (  # noqa: E402
     rk4_rollout,
     total_momentum,
 )
-from fiberconv.spaces.lie_groups import lie_action  # noqa: E402
+from fiberconv.spaces.lie_groups import lie_action
 
 MODELS = ["T2", "SO2", "SE2", "Trivial", "FC"]
 DRIFTS = ["energy_rel_drift", "linear_momentum_rel_drift", "angular_momentum_rel_drift"]
@@ -168,9 +168,14 @@ def main(argv=None):
     ap.add_argument("--load-models", default=None, metavar="DIR",
                     help="load <DIR>/<name>.pt instead of training (evaluation only)")
     ap.add_argument("--threads", type=int, default=1)
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    ap.add_argument("--out", default=os.path.join(repo, "out", "springs"))
+    ap.add_argument("--out", default=os.path.join("out", "springs"), help="output folder (default: out/springs)")
     args = ap.parse_args(argv)
+    for name in args.models + (args.fig8_models if args.fig8 else []):  # bad arguments fail before the long work
+        if name != "FC":
+            try:
+                lie_action(name)
+            except ValueError as e:
+                raise SystemExit(f"--models/--fig8-models: {e}, or FC") from e
     torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
 

@@ -1,6 +1,6 @@
 """Lift a wind-like vector field on a HEALPix grid to a Mackey function and rotate it in both encodings.
 
-    python examples/lift_and_rotate.py [--nside 16] [--fibre 8] [--seed 0] [--device cpu]
+    python -m fiberconv.examples.lift_and_rotate [--nside 16] [--fibre 8] [--seed 0] [--device cpu]
 
 The field is one scalar ("pressure") and one tangent vector field ("wind"): a solid-body rotation
 about a tilted axis plus the gradient flow of a smooth potential. It is band-limited, so rotating it

@@ -7,12 +7,15 @@ r"""The spring benchmark (Sanchez-Gonzalez et al. 2019; Finzi et al. 2020, Sec. 
 initial state ``q0 ~ 0.4 N(0, I)``, ``p0 ~ 0.6 N(0, I)`` with *each system's* total momentum removed
 (``p0 -= mean_i p0_i``; the reference code removed the mean over systems instead), time grid
 ``linspace(0, 5, 500)``, ground truth by fixed-step RK4 with ``substeps`` steps per interval.
+Used by :mod:`fiberconv.examples.springs`.
 """
 from __future__ import annotations
 
 import torch
 
 from fiberconv.nn.lieconv import hamiltonian_vector_field, kinetic_energy, rk4_rollout
+
+__all__ = ["generate", "spring_energy", "spring_potential"]
 
 
 def spring_potential(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:

