@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 
 from ..spaces.groups import SE3
-from ..spaces.homogeneous import EuclideanR3, HomogeneousSpace, Sphere
+from ..spaces.homogeneous import EuclideanR3, HomogeneousSpace, Sphere, zy_matrix
 
 __all__ = ["Section", "SphereSection", "TranslationSection", "PrincipalBundle"]
 
@@ -80,10 +80,7 @@ class SphereSection(Section):
         safe = torch.where(bad, torch.ones_like(rho), rho)
         ca = torch.where(bad, torch.ones_like(rho), x[..., 0] / safe)
         sa = torch.where(bad, torch.zeros_like(rho), x[..., 1] / safe)
-        sb, cb = rho, x[..., 2]
-        z = torch.zeros_like(rho)
-        rows = [ca * cb, -sa, ca * sb, sa * cb, ca, sa * sb, -sb, z, cb]
-        return torch.stack(rows, dim=-1).reshape(x.shape[:-1] + (3, 3))
+        return zy_matrix(ca, sa, x[..., 2], rho)
 
 
 class TranslationSection(Section):

@@ -18,16 +18,16 @@ Example: three scalar fields and two tangent vector fields on ``S^2``::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Union
 
 import torch
 
 from ..bundles import AssociatedBundle, PrincipalBundle
 from ..spaces.representations import DirectSum, Representation, SO2Irrep
+from ..validation import check_nonnegative_int, check_tensor
 
 __all__ = ["FieldType", "sphere_field_type"]
 
-Entry = Union[Representation, tuple[Representation, int]]
+Entry = Representation | tuple[Representation, int]
 
 
 class FieldType:
@@ -46,8 +46,7 @@ class FieldType:
         expanded: list[Representation] = []
         for item in fields:
             rep, mult = item if isinstance(item, tuple) else (item, 1)
-            if isinstance(mult, bool) or not isinstance(mult, int) or mult < 0:
-                raise ValueError(f"FieldType: multiplicity must be a non-negative int, got {mult!r}")
+            check_nonnegative_int(mult, "multiplicity", who="FieldType")
             if not isinstance(rep, Representation):
                 raise TypeError(f"FieldType: expected Representation entries, got {type(rep).__name__}")
             expanded.extend([rep] * mult)
@@ -80,30 +79,23 @@ class FieldType:
 
     # -- validation -------------------------------------------------------------------------------
     def check_local(self, f: torch.Tensor, npoints: int, grid_name: str = "the grid") -> torch.Tensor:
-        """Check ``f`` is a local-section tensor ``(batch, C, N)`` of this type; return it."""
-        if not isinstance(f, torch.Tensor):
-            raise TypeError(f"expected a torch.Tensor field of type {self}, got {type(f).__name__}")
-        if f.dim() != 3 or f.shape[1] != self.dim or f.shape[2] != npoints:
-            raise ValueError(
-                f"expected a local-section tensor of shape (batch, {self.dim}, {npoints}) for {self} on "
-                f"{grid_name}, got {tuple(f.shape)}"
-            )
-        if not f.is_floating_point():
-            raise TypeError(f"expected a floating field tensor, got dtype {f.dtype}")
-        return f
+        """Check ``f`` is a floating local-section tensor ``(batch, C, N)`` of this type; return it.
+
+        Metadata only (see the NaN policy of :mod:`fiberconv.validation`)."""
+        return check_tensor(f, "a local-section tensor", ("batch", self.dim, npoints),
+                            context=f" for {self} on {grid_name}")
 
     def check_mackey(self, F: torch.Tensor, npoints: int, nfibre: int, where: str = "the sampling") -> torch.Tensor:
-        """Check ``F`` is a Mackey tensor ``(batch, C, N, K)`` of this type; return it."""
-        if not isinstance(F, torch.Tensor):
-            raise TypeError(f"expected a torch.Tensor Mackey function of type {self}, got {type(F).__name__}")
-        if F.dim() != 4 or tuple(F.shape[1:]) != (self.dim, npoints, nfibre):
-            raise ValueError(
-                f"expected a Mackey tensor of shape (batch, {self.dim}, {npoints}, {nfibre}) for {self} on "
-                f"{where}, got {tuple(F.shape)}"
-            )
-        if not F.is_floating_point():
-            raise TypeError(f"expected a floating Mackey tensor, got dtype {F.dtype}")
-        return F
+        """Check ``F`` is a floating Mackey tensor ``(batch, C, N, K)`` of this type; return it."""
+        return check_tensor(F, "a Mackey tensor", ("batch", self.dim, npoints, nfibre), context=f" for {self} on {where}")
+
+    def check_tensor(self, x: torch.Tensor, who: str, name: str = "input", points=(...,), where: str = "") -> torch.Tensor:
+        """Check ``x`` is a floating tensor ``(batch, C, *points)`` of this type; return it.
+
+        ``points``: the expected point dimensions (ints, names, or a final ``...``); ``where``: the grid.
+        """
+        return check_tensor(x, name, ("batch", self.dim, *points), who=who,
+                            context=f" for {self}" + (f" on {where}" if where else ""))
 
     # -- algebra ------------------------------------------------------------------------------------
     def __add__(self, other: FieldType) -> FieldType:

@@ -16,6 +16,7 @@ import torch
 
 from ..bundles import PrincipalBundle
 from ..spaces.homogeneous import Sphere
+from ..validation import check_positive_int
 
 __all__ = ["FibredSampling"]
 
@@ -33,8 +34,7 @@ class FibredSampling:
     def __init__(self, grid, bundle: PrincipalBundle, n_fibre: int):
         if not isinstance(bundle, PrincipalBundle) or not isinstance(bundle.space, Sphere):
             raise TypeError(f"FibredSampling needs the principal bundle SO(3) -> S^2, got {bundle!r}")
-        if isinstance(n_fibre, bool) or not isinstance(n_fibre, int) or n_fibre < 1:
-            raise ValueError(f"FibredSampling: n_fibre must be a positive int, got {n_fibre!r}")
+        check_positive_int(n_fibre, "n_fibre", who="FibredSampling")
         self.grid = grid
         self.bundle = bundle
         self.n_fibre = n_fibre

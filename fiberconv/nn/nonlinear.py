@@ -19,17 +19,16 @@ from torch import nn
 
 from ..fields import FieldType
 from ..spaces.representations import Representation, SO2Regular
+from ..validation import check_nonnegative_int
 
 __all__ = ["NormNonlinearity", "GatedNonlinearity", "FieldBatchNorm", "InvariantPooling", "check_field_tensor"]
 
 
 def check_field_tensor(x: torch.Tensor, field_type: FieldType, who: str) -> torch.Tensor:
-    """Validate ``x (batch, C, *points)`` against ``field_type`` and that it is finite."""
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError(f"{who}: expected a floating torch.Tensor, got {type(x).__name__}")
-    if x.dim() < 2 or x.shape[1] != field_type.dim:
-        raise ValueError(f"{who}: expected a tensor of shape (batch, {field_type.dim}, ...) for {field_type}, got {tuple(x.shape)}")
-    return x
+    """Validate ``x (batch, C, *points)`` against ``field_type``: type, shape and floating dtype only.
+
+    NaN and Inf are not checked; they propagate (the NaN policy of :mod:`fiberconv.validation`)."""
+    return field_type.check_tensor(x, who)
 
 
 class FieldGroups(nn.Module):
@@ -113,6 +112,7 @@ class GatedNonlinearity(nn.Module):
         super().__init__()
         if not scalar.is_scalar:
             raise ValueError(f"GatedNonlinearity: `scalar` must be the trivial representation, got {scalar!r}")
+        check_nonnegative_int(n_scalars, "n_scalars", who="GatedNonlinearity")
         gated = list(gated)
         if not gated and n_scalars == 0:
             raise ValueError("GatedNonlinearity: needs at least one scalar or gated field")

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Union
 
 import torch
+
+from ..validation import check_positive_int
 
 __all__ = [
     "Group",
@@ -43,7 +44,7 @@ __all__ = [
     "make_generator",
 ]
 
-Seed = Union[int, torch.Generator, None]
+Seed = int | torch.Generator | None
 
 
 def make_generator(seed: Seed, device: str | torch.device | None = None) -> torch.Generator | None:
@@ -357,8 +358,7 @@ class TranslationGroup(Group):
     """The translation group ``T(d) = (R^d, +)`` as ``(..., d)`` vectors; ``exp`` and ``log`` are the identity."""
 
     def __init__(self, d: int):
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ValueError(f"TranslationGroup: d must be a positive int, got {d!r}")
+        check_positive_int(d, "d", who="TranslationGroup")
         self.d = d
         self.name = f"T({d})"
         self.element_shape = (d,)

@@ -27,6 +27,8 @@ import math
 
 import torch
 
+from ..validation import check_nonnegative_int
+
 __all__ = ["num_coefficients", "lm_index", "legendre_normalized", "real_sph_harm", "real_sph_harm_xyz"]
 
 
@@ -43,9 +45,7 @@ def lm_index(l: int, m: int) -> int:
 
 
 def _check_lmax(lmax: int) -> int:
-    if isinstance(lmax, bool) or not isinstance(lmax, int) or lmax < 0:
-        raise ValueError(f"lmax must be a non-negative int, got {lmax!r}")
-    return lmax
+    return check_nonnegative_int(lmax, "lmax")
 
 
 def legendre_normalized(lmax: int, x: torch.Tensor) -> torch.Tensor:

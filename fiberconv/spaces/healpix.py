@@ -38,12 +38,14 @@ take ``dtype`` (default float64) and ``device`` (default CPU).
 from __future__ import annotations
 
 import math
-import numbers
 
 import healpy as hp
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
+
+from ..validation import check_float, check_int
+from .homogeneous import zy_matrix
 
 __all__ = ["HealpixGrid"]
 
@@ -53,9 +55,7 @@ _SYM_TOL = 1e-9
 
 
 def _check_nside(nside) -> int:
-    if isinstance(nside, bool) or not isinstance(nside, numbers.Integral):
-        raise TypeError(f"HealpixGrid: nside must be an int, got {type(nside).__name__} {nside!r}")
-    nside = int(nside)
+    nside = check_int(nside, "nside", who="HealpixGrid")
     if nside < 1 or nside & (nside - 1):
         raise ValueError(f"HealpixGrid: nside must be a positive power of two, got {nside}")
     return nside
@@ -192,9 +192,8 @@ class HealpixGrid:
         """
         t, p = self._theta, self._phi
         ct, st, cp, sp = torch.cos(t), torch.sin(t), torch.cos(p), torch.sin(p)
-        e_theta = torch.stack([ct * cp, ct * sp, -st], dim=-1)
-        e_phi = torch.stack([-sp, cp, torch.zeros_like(p)], dim=-1)
-        return torch.stack([e_theta, e_phi], dim=-2).to(dtype=dtype or torch.float64, device=device)
+        frames = zy_matrix(cp, sp, ct, st)[..., :2].transpose(-1, -2)  # columns e_theta, e_phi of s(x)
+        return frames.to(dtype=dtype or torch.float64, device=device)
 
     def sections(self, dtype=None, device=None) -> torch.Tensor:
         r"""The section at every pixel, ``s(x) = Z(phi) Y(theta)``, as ``(N_pix, 3, 3)`` matrices.
@@ -256,11 +255,8 @@ class HealpixGrid:
             ``mask`` is False; ``mask`` : BoolTensor ``(M, K)``. Every point has at least its
             nearest pixel if that lies within ``radius``.
         """
-        if isinstance(radius, bool) or not isinstance(radius, numbers.Real):
-            raise TypeError(f"neighbourhoods: radius must be a real number, got {type(radius).__name__}")
-        radius = float(radius)
-        if not math.isfinite(radius) or radius <= 0:
-            raise ValueError(f"neighbourhoods: radius must be a positive finite angle in radians, got {radius}")
+        radius = check_float(radius, "radius", minimum=0.0, strict=True, who="neighbourhoods",
+                             expected="a positive finite angle in radians")
         pts = np.asarray(points.detach().cpu().double() if isinstance(points, torch.Tensor) else points, dtype=np.float64)
         if pts.ndim != 2 or pts.shape[1] != 3:
             raise ValueError(f"neighbours_of: points must have shape (M, 3), got {pts.shape}")

@@ -80,6 +80,32 @@ def _tol(dtype: torch.dtype) -> float:
     return 1e-9 if dtype == torch.float64 else 1e-4
 
 
+def zy_matrix(cos_alpha: torch.Tensor, sin_alpha: torch.Tensor, cos_beta: torch.Tensor, sin_beta: torch.Tensor) -> torch.Tensor:
+    """``Z(alpha) Y(beta)`` of shape ``(..., 3, 3)`` from the cosines and sines: the sphere's section.
+
+    Its columns are ``e_theta`` (south), ``e_phi`` (east) and the point ``Z(alpha) Y(beta) e_z``. Every
+    writing of the section in the library (:class:`~fiberconv.bundles.SphereSection`, the HEALPix
+    frames, the double cosets of ``R^3``, the SO(3) action of LieConv) calls this function.
+    """
+    z = torch.zeros_like(cos_alpha * cos_beta)
+    rows = [cos_alpha * cos_beta, -sin_alpha + z, cos_alpha * sin_beta, sin_alpha * cos_beta, cos_alpha + z,
+            sin_alpha * sin_beta, -sin_beta + z, z, cos_beta + z]
+    return torch.stack(rows, dim=-1).reshape(z.shape + (3, 3))
+
+
+def zy_section(x: torch.Tensor, pole_tol: float = 0.0) -> torch.Tensor:
+    """``Z(alpha) Y(beta)`` with ``x = |x| Z(alpha) Y(beta) e_z`` for ``x (..., 3)`` of any length:
+    ``alpha = 0`` where ``|x_xy| <= pole_tol`` (the poles) and the identity at ``x = 0``."""
+    rho = torch.linalg.vector_norm(x[..., :2], dim=-1)
+    r = torch.linalg.vector_norm(x, dim=-1)
+    pole, zero = rho <= pole_tol, r == 0
+    safe_rho, safe_r = torch.where(pole, torch.ones_like(rho), rho), torch.where(zero, torch.ones_like(r), r)
+    ca = torch.where(pole, torch.ones_like(rho), x[..., 0] / safe_rho)
+    sa = torch.where(pole, torch.zeros_like(rho), x[..., 1] / safe_rho)
+    cb = torch.where(zero, torch.ones_like(r), x[..., 2] / safe_r)
+    return zy_matrix(ca, sa, cb, rho / safe_r)
+
+
 class Sphere(HomogeneousSpace):
     r"""``S^2 = SO(3)/SO(2)``: points are unit vectors ``(..., 3)``, ``o = e_z``, ``H = {Z(t)}``.
 
@@ -182,9 +208,7 @@ class EuclideanR3(HomogeneousSpace):
         section at ``x / |x|`` (the identity at ``x = 0``)."""
         self.check_points(x)
         r = torch.linalg.vector_norm(x, dim=-1)
-        alpha = torch.atan2(x[..., 1], x[..., 0])
-        beta = torch.atan2(torch.linalg.vector_norm(x[..., :2], dim=-1), x[..., 2])
-        return r, rot_z(alpha) @ rot_y(beta)
+        return r, zy_section(x)
 
     def coset_representative(self, r):
         """``gamma(r)`` = the translation by ``r e_z``."""

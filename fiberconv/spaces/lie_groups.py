@@ -41,6 +41,7 @@ import math
 
 import torch
 
+from ..validation import check_int, check_positive_int
 from .groups import (
     SE3,
     SO2,
@@ -55,9 +56,9 @@ from .groups import (
     _check_tail,
     _float_dtype,
     make_generator,
-    rot_y,
     rot_z,
 )
+from .homogeneous import zy_section
 
 __all__ = [
     "TranslationGroup", "T", "SE2", "RxSO2", "TrivialGroup",
@@ -188,8 +189,7 @@ class TrivialGroup(Group):
     algebra_dim = 0
 
     def __init__(self, d: int = 2):
-        if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-            raise ValueError(f"TrivialGroup: d must be a positive int, got {d!r}")
+        check_positive_int(d, "d", who="TrivialGroup")
         self.space_dim = d
         self.name = "{e}"
 
@@ -277,10 +277,9 @@ class LieAction:
                          "use stabilizer='haar'")
 
     def check_points(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
-        """Validate points ``(..., d)``: a floating tensor, finite, of the right dimension."""
+        """Validate points ``(..., d)``: a floating tensor of the right dimension. Values are not read
+        (NaN/Inf propagate; :func:`fiberconv.validation.check_finite` checks data)."""
         _check_tail(name, x, (self.dim,), f"points of R^{self.dim} for the {self.name} action")
-        if x.numel() and not bool(torch.isfinite(x).all()):
-            raise ValueError(f"{self.name}: {name} contains NaN or infinite coordinates")
         return x
 
     def act(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -355,8 +354,7 @@ class LieAction:
 
 
 def _check_count(n):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"the number of stabilizer samples must be a positive int, got {n!r}")
+    check_positive_int(n, "the number of stabilizer samples")
 
 
 def _uniform_angles(shape, gen, x):
@@ -368,8 +366,8 @@ class TranslationAction(LieAction):
 
     def __init__(self, k: int = 2, d: int | None = None):
         d = k if d is None else d
-        if isinstance(k, bool) or not isinstance(k, int) or not isinstance(d, int) or not 1 <= k <= d:
-            raise ValueError(f"TranslationAction: need integers 1 <= k <= d, got k={k!r}, d={d!r}")
+        check_positive_int(k, "k", who="TranslationAction")
+        check_int(d, "d", k, who="TranslationAction", expected=f"an int >= k = {k}")
         self.k, self.dim = k, d
         self.orbit_dim = d - k
 
@@ -486,9 +484,7 @@ class SO3Action(LieAction):
 
     def section(self, x):
         self.check_points(x)
-        alpha = torch.atan2(x[..., 1], x[..., 0])
-        beta = torch.atan2(torch.linalg.vector_norm(x[..., :2], dim=-1), x[..., 2])
-        return rot_z(alpha) @ rot_y(beta)
+        return zy_section(x)
 
     def sample_stabilizer(self, x, n, seed=None):
         self.check_points(x)

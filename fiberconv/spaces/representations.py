@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..validation import check_nonnegative_int, check_positive_int
 from .groups import SO2, SO3, Group
 
 __all__ = [
@@ -61,8 +62,7 @@ class Representation:
         return DirectSum([self, other])
 
     def __mul__(self, n: int) -> DirectSum:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"multiplicity must be a positive int, got {n!r}")
+        check_positive_int(n, "multiplicity")
         return DirectSum([self] * n)
 
     __rmul__ = __mul__
@@ -92,8 +92,7 @@ class Trivial(Representation):
     """The ``n``-dimensional trivial representation of ``group``."""
 
     def __init__(self, group: Group, n: int = 1):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"Trivial: n must be a positive int, got {n!r}")
+        check_positive_int(n, "n", who="Trivial")
         self.group, self.dim = group, n
 
     def __call__(self, g):
@@ -117,8 +116,7 @@ class SO2Irrep(_SO2Rep):
     ``[[cos m t, -sin m t], [sin m t, cos m t]]``."""
 
     def __init__(self, m: int):
-        if isinstance(m, bool) or not isinstance(m, int) or m < 0:
-            raise ValueError(f"SO2Irrep: frequency m must be a non-negative int, got {m!r}")
+        check_nonnegative_int(m, "frequency m", who="SO2Irrep")
         self.m = m
         self.dim = 1 if m == 0 else 2
 
@@ -147,8 +145,7 @@ class SO3Irrep(Representation):
     group = SO3
 
     def __init__(self, l: int):
-        if isinstance(l, bool) or not isinstance(l, int) or l < 0:
-            raise ValueError(f"SO3Irrep: degree l must be a non-negative int, got {l!r}")
+        check_nonnegative_int(l, "degree l", who="SO3Irrep")
         self.l = l
         self.dim = 2 * l + 1
 
@@ -218,8 +215,7 @@ class SO2Regular(DirectSum):
     """
 
     def __init__(self, M: int):
-        if isinstance(M, bool) or not isinstance(M, int) or M < 0:
-            raise ValueError(f"SO2Regular: band limit M must be a non-negative int, got {M!r}")
+        check_nonnegative_int(M, "band limit M", who="SO2Regular")
         self.M = M
         super().__init__([SO2Irrep(m) for m in range(M + 1)])
 

@@ -67,11 +67,11 @@ and ``c_{l,0} = a_{l0}`` (:func:`real_to_healpy_alm`, :func:`healpy_to_real_alm`
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
 
+from ..validation import check_int, check_nonnegative_float
 from .harmonics import legendre_normalized, num_coefficients, real_sph_harm
 from .healpix import HealpixGrid
 from .wigner import WignerD
@@ -86,12 +86,7 @@ _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 # healpy interop
 # ------------------------------------------------------------------------------------------------
 def _check_int(name: str, value, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    return check_int(value, name, minimum)
 
 
 def _healpy_index(lmax: int) -> tuple[np.ndarray, np.ndarray]:
@@ -483,8 +478,7 @@ class HealpixSHT:
         else:
             iterations = _check_int("HealpixSHT.analysis: iterations", iterations)
             tol = 0.0 if tol is None else tol
-        if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not tol >= 0:
-            raise ValueError(f"HealpixSHT.analysis: tol must be a non-negative number, got {tol!r}")
+        tol = check_nonnegative_float(tol, "tol", who="HealpixSHT.analysis")
         k = self._constants(f.dtype, f.device)
         batch = f.shape[:-1]
         f2 = f.reshape(-1, f.shape[-1])

@@ -32,6 +32,8 @@ import itertools
 import torch
 import torch.nn.functional as F
 
+from ..validation import check_positive_float, check_positive_int
+
 __all__ = ["VoxelGrid", "cube_rotations", "is_cube_rotation"]
 
 
@@ -71,12 +73,12 @@ class VoxelGrid:
         if isinstance(shape, int) and not isinstance(shape, bool):
             shape = (shape, shape, shape)
         shape = tuple(shape)
-        if len(shape) != 3 or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in shape):
+        if len(shape) != 3:
             raise ValueError(f"VoxelGrid: shape must be three positive ints (X, Y, Z), got {shape!r}")
-        if not isinstance(spacing, (int, float)) or isinstance(spacing, bool) or not spacing > 0:
-            raise ValueError(f"VoxelGrid: spacing must be a positive number, got {spacing!r}")
+        for axis, n in zip("XYZ", shape):
+            check_positive_int(n, f"shape ({axis})", who="VoxelGrid")
         self.shape: tuple[int, int, int] = shape
-        self.spacing = float(spacing)
+        self.spacing = check_positive_float(spacing, "spacing", who="VoxelGrid")
 
     @property
     def num_points(self) -> int:

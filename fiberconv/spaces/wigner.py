@@ -51,6 +51,8 @@ import numpy as np
 import torch
 from scipy.linalg import eigh_tridiagonal
 
+from ..validation import check_nonnegative_int
+
 __all__ = ["WignerD", "wigner_D", "wigner_D_euler", "real_y_generator", "real_j_matrix"]
 
 _Q = ((0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (1.0, 0.0, 0.0))  # e_x -> e_z, e_y -> e_x, e_z -> e_y
@@ -59,11 +61,7 @@ _DENSE_LMAX = 16  # up to this degree d(beta) is one product with O(l^3) stored 
 
 
 def _check_l(l, name: str = "l") -> int:
-    if isinstance(l, bool) or not isinstance(l, (int, np.integer)):
-        raise TypeError(f"{name} must be a non-negative int, got {type(l).__name__} {l!r}")
-    if l < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {l}")
-    return int(l)
+    return check_nonnegative_int(l, name)
 
 
 def _check_rotations(R) -> torch.Tensor:

@@ -158,7 +158,7 @@ def test_neighbourhoods_bad_radius(bad):
 
 
 def test_neighbourhoods_bad_radius_type():
-    with pytest.raises(TypeError, match="radius must be a real number"):
+    with pytest.raises(TypeError, match="radius must be a positive finite angle in radians, got str"):
         HealpixGrid(2).neighbourhoods("0.3")
 
 

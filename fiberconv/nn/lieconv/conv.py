@@ -37,9 +37,11 @@ from torch import nn
 
 from ...spaces.groups import Seed
 from ...spaces.lie_groups import LieAction
+from ...validation import check_matches, check_tensor
 from .lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, subsample
 
-__all__ = ["Swish", "KernelMLP", "LieConv", "PointwiseLinear", "CloudSwish", "CloudLayerNorm", "BottleBlock", "GlobalPool", "LieResNet"]
+__all__ = ["Swish", "KernelMLP", "LieConv", "PointwiseLinear",
+           "CloudSwish", "CloudLayerNorm", "BottleBlock", "GlobalPool", "LieResNet"]
 
 
 class Swish(nn.Module):
@@ -56,11 +58,11 @@ class KernelMLP(nn.Sequential):
         super().__init__(nn.Linear(in_dim, hidden), Swish(), nn.Linear(hidden, hidden), Swish(), nn.Linear(hidden, c_mid))
 
 
-def _check_cloud_type(cloud, who: str, channels: int | None = None):
+def _check_cloud_type(cloud, who: str, channels: int | None = None, module: nn.Module | None = None):
     if not isinstance(cloud, LiftedCloud):
         raise TypeError(f"{who}: expected a LiftedCloud (from lift_cloud), got {type(cloud).__name__}")
-    if channels is not None and cloud.f.shape[-1] != channels:
-        raise ValueError(f"{who}: expected features (B, M, {channels}), got {tuple(cloud.f.shape)}")
+    check_tensor(cloud.f, "features", ("B", "M", "C" if channels is None else channels), who=who)
+    check_matches(cloud.f, module, "features", who=who)
 
 
 class LieConv(nn.Module):
@@ -149,7 +151,7 @@ class LieConv(nn.Module):
 
     def forward(self, cloud: LiftedCloud, query=None) -> LiftedCloud:
         """Convolve; ``query=(idx, valid)`` overrides the farthest-point choice of output elements."""
-        _check_cloud_type(cloud, "LieConv", self.c_in)
+        _check_cloud_type(cloud, "LieConv", self.c_in, self)
         if query is None:
             query = self.query_indices(cloud)
         with torch.no_grad():  # the neighbourhood is a discrete choice: no gradient through it
@@ -158,11 +160,14 @@ class LieConv(nn.Module):
         if query is not None:
             d2 = _gather_rows(d2, query[0])  # (B, Mq, M)
         B, Mq, M = d2.shape
+        # NaN distances (NaN/Inf points) rank first and count as within the radius, so that they propagate
+        # to the outputs instead of silently leaving the neighbourhood; padding ranks last and is masked
+        d2 = torch.where(torch.isnan(d2), torch.full((), -math.inf, dtype=d2.dtype, device=d2.device), d2)
         d2 = d2.masked_fill(~cloud.mask.unsqueeze(1), math.inf)
         k = M if self.nbhd is None else min(self.nbhd, M)
         nd2, nidx = torch.topk(d2, k, dim=-1, largest=False)  # (B, Mq, k)
         r2 = self.radius.to(nd2.dtype) ** 2
-        nb_mask = torch.isfinite(nd2) & (nd2 <= r2) & out_cloud.mask.unsqueeze(-1)
+        nb_mask = _gather_rows(cloud.mask, nidx) & ~(nd2 > r2) & out_cloud.mask.unsqueeze(-1)
         # pair embeddings a_ij for the chosen neighbours
         rows = cloud.a if query is None else _gather_rows(cloud.a, query[0])  # (B, Mq, M, A)
         a = torch.gather(rows, 2, nidx.unsqueeze(-1).expand(B, Mq, k, rows.shape[-1]))
@@ -173,8 +178,11 @@ class LieConv(nn.Module):
         else:
             inp = torch.cat([self.action.group.embed_log(a) if self.pair_input == "embed" else a, qi, qj], dim=-1)
         kern = self.kernel(inp)  # (B, Mq, k, c_mid)
-        kern = kern * nb_mask.unsqueeze(-1).to(kern.dtype)
+        # mask with where, not a product: NaN/Inf at a non-neighbour (padding) must not leak (NaN * 0 = NaN)
+        keep = nb_mask.unsqueeze(-1)
+        kern = torch.where(keep, kern, torch.zeros((), dtype=kern.dtype, device=kern.device))
         fj = _gather_rows(cloud.f, nidx)  # (B, Mq, k, c_in)
+        fj = torch.where(keep, fj, torch.zeros((), dtype=fj.dtype, device=fj.device))
         n_i = nb_mask.sum(-1).clamp_min(1).to(kern.dtype)
         agg = torch.einsum("bikm,bikc->bimc", kern, fj) / n_i[..., None, None]
         h = self.linear(agg.reshape(B, Mq, -1))
@@ -185,7 +193,7 @@ class PointwiseLinear(nn.Linear):
     """``nn.Linear`` on the features of a cloud (padding stays zero)."""
 
     def forward(self, cloud: LiftedCloud) -> LiftedCloud:
-        _check_cloud_type(cloud, "PointwiseLinear", self.in_features)
+        _check_cloud_type(cloud, "PointwiseLinear", self.in_features, self)
         return cloud.with_features(super().forward(cloud.f))
 
 
@@ -233,9 +241,9 @@ class GlobalPool(nn.Module):
         self.mean = mean
 
     def forward(self, cloud: LiftedCloud) -> torch.Tensor:
-        m = cloud.mask.unsqueeze(-1).to(cloud.f.dtype)
-        total = (cloud.f * m).sum(1)
-        return total / m.sum(1).clamp_min(1) if self.mean else total
+        m = cloud.mask.unsqueeze(-1)
+        total = torch.where(m, cloud.f, torch.zeros((), dtype=cloud.f.dtype, device=cloud.f.device)).sum(1)
+        return total / m.sum(1).clamp_min(1).to(total.dtype) if self.mean else total
 
 
 class LieResNet(nn.Module):
@@ -264,7 +272,6 @@ class LieResNet(nn.Module):
         return lift_cloud(self.action, x, f, mask, seed=seed, **self.lift_kwargs)
 
     def forward(self, x, f, mask=None, seed: Seed = None):
+        check_tensor(f, "features f", ("batch", "n_points", self.c_in), who="LieResNet")
         cloud = self.lift(x, f, mask, seed)
-        if cloud.f.shape[-1] != self.c_in:
-            raise ValueError(f"LieResNet: expected features (B, N, {self.c_in}), got {tuple(f.shape)}")
         return self.pool(self.head(self.blocks(self.embed(cloud))))

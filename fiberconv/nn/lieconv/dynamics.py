@@ -9,9 +9,12 @@ invariants (momentum) exactly and quadratic ones (angular momentum) to its trunc
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
+
+from ...validation import check_matches, check_positive_int, check_tensor
 
 __all__ = [
     "hamiltonian_vector_field", "rk4_step", "rk4_rollout", "kinetic_energy", "total_momentum",
@@ -20,24 +23,23 @@ __all__ = [
 
 
 def check_state(z: torch.Tensor, masses: torch.Tensor, who: str = "Hamiltonian") -> None:
-    """Raise a clear error unless ``z`` is ``(B, 2, N, d)`` and ``masses`` is ``(B, N)``, finite and positive."""
-    if not isinstance(z, torch.Tensor) or z.dim() != 4 or z.shape[1] != 2:
-        raise ValueError(f"{who}: expected a state z of shape (batch, 2, n_particles, dim), got "
-                         f"{tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__}")
+    """Raise a clear error unless ``z`` is a floating ``(B, 2, N, d)`` and ``masses`` a ``(B, N)`` tensor of
+    the same dtype and device.
+
+    Metadata only (it runs in every forward pass): NaN/Inf in ``z`` propagate to ``H`` of that sample,
+    and :func:`kinetic_energy` is NaN for a non-positive mass (see :mod:`fiberconv.validation`)."""
+    check_tensor(z, "a state z", ("batch", 2, "n_particles", "dim"), who=who)
     B, _, N, _ = z.shape
     if B == 0 or N == 0:
         raise ValueError(f"{who}: empty state of shape {tuple(z.shape)}")
-    if not isinstance(masses, torch.Tensor) or tuple(masses.shape) != (B, N):
-        raise ValueError(f"{who}: expected masses of shape ({B}, {N}), got "
-                         f"{tuple(masses.shape) if isinstance(masses, torch.Tensor) else type(masses).__name__}")
-    if not bool(torch.isfinite(z).all()):
-        raise ValueError(f"{who}: the state z contains NaN or infinite values")
-    if not bool((masses > 0).all()):
-        raise ValueError(f"{who}: masses must be positive")
+    check_tensor(masses, "masses", (B, N), who=who)
+    check_matches(masses, z, "masses", against="the state z", who=who)
 
 
 def kinetic_energy(p: torch.Tensor, masses: torch.Tensor) -> torch.Tensor:
-    """``sum_i |p_i|^2 / 2 m_i``: ``p (B, N, d)``, ``masses (B, N)`` -> ``(B,)``."""
+    """``sum_i |p_i|^2 / 2 m_i``: ``p (B, N, d)``, ``masses (B, N)`` -> ``(B,)``; NaN for a sample with a
+    mass ``<= 0`` (no finite wrong energy, and no device synchronisation to raise)."""
+    masses = torch.where(masses > 0, masses, torch.full((), math.nan, dtype=masses.dtype, device=masses.device))
     return ((p * p).sum(-1) / (2 * masses)).sum(-1)
 
 
@@ -82,8 +84,7 @@ def rk4_rollout(f: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, ts:
     """
     if ts.dim() != 1 or ts.numel() < 1:
         raise ValueError(f"rk4_rollout: expected a 1-D time grid, got shape {tuple(ts.shape)}")
-    if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
-        raise ValueError(f"rk4_rollout: substeps must be a positive int, got {substeps!r}")
+    check_positive_int(substeps, "substeps", who="rk4_rollout")
     out = [z0]
     z = z0
     for n in range(ts.numel() - 1):

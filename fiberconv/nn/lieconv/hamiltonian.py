@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ...spaces.lie_groups import LieAction
+from ...validation import check_matches
 from .conv import LieResNet, Swish
 from .dynamics import check_state, kinetic_energy
 
@@ -79,6 +80,7 @@ class HamiltonianLieConv(nn.Module):
     def forward(self, z: torch.Tensor, masses: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         """``H(z)``: ``z (B, 2, N, d)``, ``masses (B, N)``, ``features (B, N, F)`` -> ``(B,)``."""
         check_state(z, masses, "HamiltonianLieConv")
+        check_matches(z, self, "the state z", who="HamiltonianLieConv")
         return kinetic_energy(z[:, 1], masses) + self.potential(z[:, 0], features)
 
 
@@ -97,6 +99,7 @@ class FCHamiltonian(nn.Module):
 
     def forward(self, z: torch.Tensor, masses: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         check_state(z, masses, "FCHamiltonian")
+        check_matches(z, self, "the state z", who="FCHamiltonian")
         n, d, nf = self.shape
         if tuple(z.shape[2:]) != (n, d) or tuple(features.shape[1:]) != (n, nf):
             raise ValueError(f"FCHamiltonian: built for {n} particles in R^{d} with {nf} features, got state "

@@ -27,6 +27,7 @@ import torch
 from ...bundles.principal import Section
 from ...spaces.groups import Seed, make_generator
 from ...spaces.lie_groups import LieAction
+from ...validation import check_matches, check_tensor
 
 __all__ = ["LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "subsample", "farthest_point_indices"]
 
@@ -42,7 +43,12 @@ class LiftedCloud(NamedTuple):
 
     def with_features(self, f: torch.Tensor) -> LiftedCloud:
         """The same elements with new features ``f (B, M, C')``, zeroed at padding."""
-        return self._replace(f=f * self.mask.unsqueeze(-1).to(f.dtype))
+        return self._replace(f=_zero_padding(f, self.mask))
+
+
+def _zero_padding(f: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``f (B, M, C)`` with 0 where ``mask (B, M)`` is False: ``torch.where``, so NaN/Inf there never leak."""
+    return torch.where(mask.unsqueeze(-1), f, torch.zeros((), dtype=f.dtype, device=f.device))
 
 
 class OrbitSection(Section):
@@ -66,19 +72,15 @@ class OrbitSection(Section):
 
 
 def _check_cloud(action: LieAction, x, f, mask):
-    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != action.dim:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"lift: expected points x of shape (batch, n_points, {action.dim}) for {action.name}, got {shape}")
+    """Types, shapes, dtypes and devices of a cloud, and that every cloud has a valid point. Values are
+    not read (the NaN policy of :mod:`fiberconv.validation`): NaN/Inf at valid points propagate to
+    that cloud's outputs, and values at padding never enter (``torch.where``)."""
+    check_tensor(x, "points x", ("batch", "n_points", action.dim), context=f" for {action.name}", who="lift")
     B, N, _ = x.shape
     if B == 0 or N == 0:
         raise ValueError(f"lift: empty point set: x has shape {tuple(x.shape)}; need batch >= 1 and n_points >= 1")
-    if not x.is_floating_point():
-        raise TypeError(f"lift: expected floating point coordinates, got dtype {x.dtype}")
-    if not isinstance(f, torch.Tensor) or f.dim() != 3 or tuple(f.shape[:2]) != (B, N):
-        shape = tuple(f.shape) if isinstance(f, torch.Tensor) else type(f).__name__
-        raise ValueError(f"lift: expected features f of shape ({B}, {N}, channels) matching x {tuple(x.shape)}, got {shape}")
-    if f.dtype != x.dtype:
-        raise TypeError(f"lift: features dtype {f.dtype} differs from coordinates dtype {x.dtype}")
+    check_tensor(f, "features f", (B, N, "channels"), context=f" matching x {tuple(x.shape)}", who="lift")
+    check_matches(f, x, "features f", against="points x", who="lift")
     if mask is None:
         mask = torch.ones(B, N, dtype=torch.bool, device=x.device)
     if not isinstance(mask, torch.Tensor) or tuple(mask.shape) != (B, N) or mask.dtype != torch.bool:
@@ -86,11 +88,6 @@ def _check_cloud(action: LieAction, x, f, mask):
         raise ValueError(f"lift: expected a bool mask of shape ({B}, {N}), got {got}")
     if not bool(mask.any(-1).all()):
         raise ValueError("lift: empty point set: some cloud has no valid (mask=True) point")
-    valid = mask.unsqueeze(-1)
-    if not bool(torch.isfinite(torch.where(valid, x, torch.zeros_like(x))).all()):
-        raise ValueError("lift: coordinates x contain NaN or infinite values at valid points")
-    if not bool(torch.isfinite(torch.where(valid, f, torch.zeros_like(f))).all()):
-        raise ValueError("lift: features f contain NaN or infinite values at valid points")
     return mask
 
 
@@ -141,7 +138,8 @@ def lift_cloud(
         h = action.sample_stabilizer(x, n_samples, seed=make_generator(seed, x.device))
     elif stabilizer == "frame":
         if not action.has_frame_stabilizer:
-            raise ValueError(f"lift: stabilizer='frame' needs an action with a frame quadrature of its stabilizer (SE2Action), got {action.name}")
+            raise ValueError("lift: stabilizer='frame' needs an action with a frame quadrature of its stabilizer "
+                             f"(SE2Action), got {action.name}")
         w = mask.to(x.dtype).unsqueeze(-1)
         center = (x * w).sum(1, keepdim=True) / w.sum(1, keepdim=True)
         h = action.frame_stabilizer(x, center, n_samples, frame_offset)
@@ -155,7 +153,7 @@ def lift_cloud(
     q = action.orbit(x).unsqueeze(2).expand(B, N, K, action.orbit_dim).reshape(B, N * K, action.orbit_dim)
     ff = f.unsqueeze(2).expand(B, N, K, f.shape[-1]).reshape(B, N * K, f.shape[-1])
     m = mask.unsqueeze(2).expand(B, N, K).reshape(B, N * K)
-    ff = ff * m.unsqueeze(-1).to(ff.dtype)
+    ff = _zero_padding(ff, m)
     return LiftedCloud(u=g, q=q, f=ff, mask=m, a=pair_logs(action, g))
 
 
@@ -172,7 +170,7 @@ def subsample(cloud: LiftedCloud, idx: torch.Tensor, valid: torch.Tensor | None 
         mask = mask & valid
     a = _gather_rows(cloud.a, idx)  # (B, n, M, A)
     a = torch.gather(a, 2, idx[:, None, :, None].expand(a.shape[0], idx.shape[1], idx.shape[1], a.shape[-1]))
-    f = _gather_rows(cloud.f, idx) * mask.unsqueeze(-1).to(cloud.f.dtype)
+    f = _zero_padding(_gather_rows(cloud.f, idx), mask)
     return LiftedCloud(u=_gather_rows(cloud.u, idx), q=_gather_rows(cloud.q, idx), f=f, mask=mask, a=a)
 
 

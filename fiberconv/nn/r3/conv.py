@@ -32,28 +32,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...fields import FieldType
+from ...validation import check_int, check_matches
 from .kernels import R3KernelBasis, check_r3_field_type
 
 __all__ = ["R3Conv", "check_r3_tensor"]
 
 
 def check_r3_tensor(x, field_type: FieldType, who: str) -> torch.Tensor:
-    """Validate a voxel field tensor ``(batch, field_type.dim, X, Y, Z)``."""
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
-        raise TypeError(f"{who}: expected a floating torch.Tensor field of type {field_type}, got {got}")
-    if x.dim() != 5 or x.shape[1] != field_type.dim:
-        raise ValueError(
-            f"{who}: expected a voxel tensor of shape (batch, {field_type.dim}, X, Y, Z) for {field_type}, "
-            f"got {tuple(x.shape)}"
-        )
-    return x
-
-
-def _int_arg(v, name: str, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-        raise ValueError(f"R3Conv: {name} must be an int >= {minimum}, got {v!r}")
-    return v
+    """Validate a floating voxel field tensor ``(batch, field_type.dim, X, Y, Z)`` (metadata only)."""
+    return field_type.check_tensor(x, who, "a voxel tensor", ("X", "Y", "Z"))
 
 
 class R3Conv(nn.Module):
@@ -90,8 +77,8 @@ class R3Conv(nn.Module):
         self.kernel_size = kernel_size  # validated by the basis
         if padding == "same":
             padding = (kernel_size - 1) // 2 if isinstance(kernel_size, int) else 0
-        self.padding = _int_arg(padding, "padding", 0)
-        self.stride = _int_arg(stride, "stride", 1)
+        self.padding = check_int(padding, "padding", 0, who="R3Conv")
+        self.stride = check_int(stride, "stride", 1, who="R3Conv")
         dtype = dtype or torch.get_default_dtype()
         self.basis = R3KernelBasis(in_type, out_type, kernel_size, sigma=sigma, radii=radii,
                                    frequencies_per_radius=frequencies_per_radius,
@@ -137,14 +124,11 @@ class R3Conv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_r3_tensor(x, self.in_type, "R3Conv")
-        if x.dtype != self.weight.dtype or x.device != self.weight.device:
-            raise TypeError(
-                f"R3Conv: input is {x.dtype} on {x.device} but the layer is {self.weight.dtype} on "
-                f"{self.weight.device}; convert one of them (e.g. layer.to(x))"
-            )
+        check_matches(x, self.weight, who="R3Conv")
         k = self.kernel_size
         if min(x.shape[2:]) + 2 * self.padding < k:
-            raise ValueError(f"R3Conv: spatial size {tuple(x.shape[2:])} with padding {self.padding} is smaller than the kernel ({k})")
+            raise ValueError(f"R3Conv: spatial size {tuple(x.shape[2:])} with padding {self.padding} is smaller "
+                             f"than the kernel ({k})")
         memo = not self.training and not (torch.is_grad_enabled() and self.weight.requires_grad)
         if memo:
             key = self._cache_key()

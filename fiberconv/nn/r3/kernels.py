@@ -64,6 +64,7 @@ from ...spaces.clebsch_gordan import real_clebsch_gordan
 from ...spaces.harmonics import real_sph_harm_xyz
 from ...spaces.homogeneous import EuclideanR3
 from ...spaces.representations import SO3Irrep
+from ...validation import check_int, check_nonnegative_int
 from ..kernel_spaces import kd_to_kc
 
 __all__ = ["r3_field_type", "check_r3_field_type", "kernel_offsets", "IrrepPairBasis", "R3KernelBasis"]
@@ -95,7 +96,8 @@ def check_r3_field_type(ft, who: str, name: str = "field type") -> FieldType:
 
 def kernel_offsets(kernel_size: int, dtype=torch.float64, device=None) -> torch.Tensor:
     """Centred offsets ``(k, k, k, 3)``: ``[i, j, l] -> (i, j, l) - (k-1)/2`` (voxel units)."""
-    if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+    expected = "a positive odd int (the kernel is centred on a voxel)"
+    if check_int(kernel_size, "kernel_size", 1, expected=expected) % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd int (the kernel is centred on a voxel), got {kernel_size!r}")
     a = torch.arange(kernel_size, dtype=dtype, device=device) - (kernel_size - 1) / 2
     return torch.stack(torch.meshgrid(a, a, a, indexing="ij"), dim=-1)
@@ -263,8 +265,7 @@ class R3KernelBasis:
             raise ValueError(f"R3KernelBasis: frequencies_per_radius must be >= 0, got {frequencies_per_radius!r}")
         jmax = [int(math.floor(frequencies_per_radius * r + 1e-9)) for r in radii]
         if maximum_frequency is not None:
-            if isinstance(maximum_frequency, bool) or not isinstance(maximum_frequency, int) or maximum_frequency < 0:
-                raise ValueError(f"R3KernelBasis: maximum_frequency must be a non-negative int, got {maximum_frequency!r}")
+            check_nonnegative_int(maximum_frequency, "maximum_frequency", who="R3KernelBasis")
             jmax = [min(j, maximum_frequency) for j in jmax]
         if isinstance(window, str) and window == "auto":
             window = ((kernel_size - 1) / 2 - 0.5, (kernel_size - 1) / 2 + 0.5)

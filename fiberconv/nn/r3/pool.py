@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...fields import FieldType
+from ...validation import check_int
 from ..nonlinear import FieldGroups
 from .conv import check_r3_tensor
 from .kernels import check_r3_field_type
@@ -28,8 +29,7 @@ __all__ = ["FieldAvgPool3d", "NormMaxPool3d"]
 def _window_args(who, kernel_size, stride, padding):
     stride = kernel_size if stride is None else stride
     for name, v, lo in (("kernel_size", kernel_size, 1), ("stride", stride, 1), ("padding", padding, 0)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ValueError(f"{who}: {name} must be an int >= {lo}, got {v!r}")
+        check_int(v, name, lo, who=who)
     if 2 * padding > kernel_size:
         raise ValueError(f"{who}: padding ({padding}) must be at most half the kernel size ({kernel_size})")
     return kernel_size, stride, padding

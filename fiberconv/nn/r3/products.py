@@ -23,6 +23,7 @@ from torch import nn
 
 from ...fields import FieldType
 from ...spaces.representations import SO3Irrep
+from ...validation import check_int
 from .conv import check_r3_tensor
 from .kernels import check_r3_field_type, r3_field_type
 
@@ -47,8 +48,7 @@ class CrossProduct(nn.Module):
     def __init__(self, in_type: FieldType, n_pairs: int):
         super().__init__()
         check_r3_field_type(in_type, "CrossProduct", "in_type")
-        if isinstance(n_pairs, bool) or not isinstance(n_pairs, int) or n_pairs < 1:
-            raise ValueError(f"CrossProduct: n_pairs must be an int >= 1, got {n_pairs!r}")
+        check_int(n_pairs, "n_pairs", 1, who="CrossProduct")
         starts = [sl.start for sl, rep in zip(in_type.slices, in_type.fields) if rep == SO3Irrep(1)]
         if len(starts) < 2 * n_pairs:
             raise ValueError(f"CrossProduct: {n_pairs} pairs need {2 * n_pairs} vector (l = 1) fields, "

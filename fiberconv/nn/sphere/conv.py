@@ -25,7 +25,8 @@ product, ``M [a; -b] = C a - S b`` and ``M [b; a] = S a + C b``, with the two ri
 Their transposes, which the backward pass multiplies by, are kept as CSR matrices too. A forward pass is
 one sparse-dense product per input frequency and one dense product with the mixing matrix assembled from
 ``theta``; features are laid out as ``(pixel, batch, channel)`` in memory (the output is a ``(batch,
-channel, pixel)`` view of it), so a stack of layers needs no transposes between them. Memory is ``O(N_pix x neighbours x filters)``, independent of the channels;
+channel, pixel)`` view of it), so a stack of layers needs no transposes between them.
+Memory is ``O(N_pix x neighbours x filters)``, independent of the channels;
 nothing of size ``N_pix x neighbours x channels`` is ever formed.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ from torch import nn
 
 from ...fields import FieldType
 from ...spaces.healpix import HealpixGrid
+from ...validation import check_int, check_matches, check_positive_float
 from .geometry import cos_sin_multiples, pair_frames
 from .kernels import SphereKernelBasis
 from .operators import SparseMatmul, filter_operator
@@ -94,13 +96,14 @@ class SphereConv(nn.Module):
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f"SphereConv: dtype must be a floating torch.dtype, got {dtype!r}")
-        if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1 or stride & (stride - 1):
+        check_int(stride, "stride", 1, who="SphereConv", expected="a power of two >= 1")
+        if stride & (stride - 1):
             raise ValueError(f"SphereConv: stride must be a power of two >= 1, got {stride!r}")
         if stride > grid.nside:
             raise ValueError(f"SphereConv: stride {stride} is larger than the input nside {grid.nside}")
         self.out_grid = HealpixGrid(grid.nside // stride, nest=grid.nest)
         self.stride = stride
-        self.radius = float(radius) if radius is not None else default_radius(grid)
+        self.radius = check_positive_float(radius, "radius", who="SphereConv") if radius is not None else default_radius(grid)
         self.basis = SphereKernelBasis(in_type, out_type, self.radius, n_rings)
         self.in_type, self.out_type = in_type, out_type
         self._build_geometry(dtype)
@@ -257,15 +260,9 @@ class SphereConv(nn.Module):
         return out
 
     def _check_input(self, x):
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"SphereConv: expected a floating torch.Tensor, got {type(x).__name__}")
-        if x.dim() != 3 or x.shape[1] != self.in_type.dim or x.shape[2] != self.grid.npix:
-            raise ValueError(
-                f"SphereConv: expected input of shape (batch, {self.in_type.dim}, {self.grid.npix}) for "
-                f"{self.in_type} on {self.grid!r}, got {tuple(x.shape)}"
-            )
-        if not bool(torch.isfinite(x).all()):
-            raise ValueError("SphereConv: the input contains NaN or infinite values")
+        """Type, shape and device (metadata only): NaN/Inf propagate to the neighbours of their pixel."""
+        self.in_type.check_tensor(x, "SphereConv", points=(self.grid.npix,), where=repr(self.grid))
+        check_matches(x, self.weight, dtype=False, who="SphereConv")  # any floating dtype: operators follow x
 
     def extra_repr(self) -> str:
         return (f"{self.in_type} -> {self.out_type}, {self.grid!r} -> nside {self.out_grid.nside}, "

@@ -36,6 +36,7 @@ import torch
 from ...fields import FieldType
 from ...spaces.homogeneous import Sphere
 from ...spaces.representations import SO2Irrep
+from ...validation import check_positive_float, check_positive_int
 
 __all__ = ["SphereKernelBasis", "angular_elements"]
 
@@ -90,10 +91,10 @@ class SphereKernelBasis:
     """
 
     def __init__(self, in_type: FieldType, out_type: FieldType, radius: float, n_rings: int = 3):
-        if not (0 < float(radius) < math.pi):
+        radius = check_positive_float(radius, "radius", who="SphereKernelBasis")
+        if not radius < math.pi:
             raise ValueError(f"SphereKernelBasis: radius must lie in (0, pi) radians, got {radius}")
-        if isinstance(n_rings, bool) or not isinstance(n_rings, int) or n_rings < 1:
-            raise ValueError(f"SphereKernelBasis: n_rings must be a positive int, got {n_rings!r}")
+        check_positive_int(n_rings, "n_rings", who="SphereKernelBasis")
         self.in_type, self.out_type = in_type, out_type
         self.in_groups = _irrep_groups(in_type, "SphereKernelBasis input")
         self.out_groups = _irrep_groups(out_type, "SphereKernelBasis output")

@@ -17,7 +17,6 @@ from torch import nn
 
 from ...fields import FieldType
 from ...spaces.healpix import HealpixGrid
-from ..nonlinear import check_field_tensor
 from .geometry import twist_angles
 from .kernels import _irrep_groups
 
@@ -67,9 +66,7 @@ class SpherePool(_Transport):
         self.grid, self.out_grid = self.fine, self.coarse
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_field_tensor(x, self.in_type, "SpherePool")
-        if x.shape[-1] != self.fine.npix:
-            raise ValueError(f"SpherePool: expected {self.fine.npix} pixels ({self.fine!r}), got {x.shape[-1]}")
+        self.in_type.check_tensor(x, "SpherePool", points=(self.fine.npix,), where=repr(self.fine))
         return self._rotate(x[..., self.child_index], 1.0).mean(-1)
 
 
@@ -84,9 +81,7 @@ class SphereUnpool(_Transport):
         self.grid, self.out_grid = self.coarse, self.fine
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_field_tensor(x, self.in_type, "SphereUnpool")
-        if x.shape[-1] != self.coarse.npix:
-            raise ValueError(f"SphereUnpool: expected {self.coarse.npix} pixels ({self.coarse!r}), got {x.shape[-1]}")
+        self.in_type.check_tensor(x, "SphereUnpool", points=(self.coarse.npix,), where=repr(self.coarse))
         v = self._rotate(x.unsqueeze(-1).expand(-1, -1, -1, 4), -1.0)  # (B, C, Nc, 4)
         out = x.new_empty(x.shape[:2] + (self.fine.npix,))
         out[..., self.child_index] = v
