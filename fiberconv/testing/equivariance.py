@@ -6,7 +6,8 @@ A module ``Phi`` is equivariant when ``Phi(pi_in(g) x) = pi_out(g) Phi(x)`` for 
 .. math:: e(g) = \frac{\| \Phi(\pi_\text{in}(g) x) - \pi_\text{out}(g) \Phi(x) \|}{\| \pi_\text{out}(g) \Phi(x) \|}
 
 for actions given as callables ``act(g, x)``: an :class:`~fiberconv.fields.InducedRepresentation` (fields on
-HEALPix), a :class:`VoxelAction` (fields on voxel grids), a :class:`CloudAction` (lifted point clouds), or
+HEALPix), a :class:`VoxelAction` (fields on voxel grids), a :class:`CloudAction` (lifted point clouds), a
+:class:`PointAction` (raw point coordinates), a :class:`FibreAction` (the fibre only, for pointwise layers), or
 :data:`invariant` (outputs that must not change). Outputs may be tensors or objects with a tensor attribute
 named by ``output=`` (e.g. ``"f"`` for a :class:`~fiberconv.nn.LiftedCloud`).
 """
@@ -16,7 +17,8 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-__all__ = ["equivariance_error", "equivariance_errors", "assert_equivariant", "invariant", "VoxelAction", "CloudAction"]
+__all__ = ["equivariance_error", "equivariance_errors", "assert_equivariant", "invariant", "VoxelAction", "CloudAction",
+           "PointAction", "FibreAction"]
 
 Action = Callable[[torch.Tensor, object], object]
 
@@ -52,6 +54,35 @@ class CloudAction:
         w = w.reshape((w.shape[0], 1) + tuple(G.element_shape))
         u = G.compose(w.expand(cloud.u.shape), cloud.u)
         return cloud._replace(u=u, a=pair_logs(self.action, u))
+
+
+class PointAction:
+    """``x_i -> g x_i`` on raw points ``x (B, N, d)`` of a :class:`~fiberconv.spaces.lie_groups.LieAction`:
+    one element ``g (*element_shape)`` for the whole batch, or one per cloud ``(B, *element_shape)``. For
+    models called on raw points, e.g. ``module = lambda x: net(x, f, mask)`` for a
+    :class:`~fiberconv.nn.LieResNet`."""
+
+    def __init__(self, action):
+        self.action = action
+
+    def __call__(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        shape = tuple(self.action.group.element_shape)
+        per_cloud = g.dim() > len(shape)
+        g = g.reshape(((g.shape[0],) if per_cloud else ()) + (1,) * (x.dim() - 1 - per_cloud) + shape)
+        return self.action.act(g.expand(tuple(x.shape[:-1]) + shape).to(x), x)
+
+
+class FibreAction:
+    """``[pi(g) f](x) = rho(g) f(x)``: the group acting on the fibre of every point at once (channel axis 1 of
+    ``f (B, C, ...)``), the base left alone. The action to test pointwise layers with (nonlinearities, products),
+    under any ``g`` and without resampling. ``rho(g)`` returns the ``(C, C)`` matrix, e.g. ``field_type.rho`` or
+    ``representation.of_angle``."""
+
+    def __init__(self, rho: Callable[[torch.Tensor], torch.Tensor]):
+        self.rho = rho
+
+    def __call__(self, g: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("oc,bc...->bo...", self.rho(g).to(f), f)
 
 
 def _tensor(y, output: str | None) -> torch.Tensor:

@@ -4,55 +4,12 @@ import pytest
 import torch
 
 from fiberconv.nn.r3.conv import R3Conv
-from fiberconv.nn.r3.kernels import kernel_offsets, r3_field_type
-from fiberconv.spaces.groups import SO3
+from fiberconv.nn.r3.kernels import r3_field_type
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations
+from fiberconv.testing import VoxelAction, assert_equivariant, r3_rotation_errors
 
 F64 = torch.float64
 FT36 = r3_field_type((0, 4), (1, 4), (2, 4))
-
-
-def rel(a, b):
-    return float((a - b).detach().norm() / b.detach().norm())
-
-
-def blobs(points, centres, coeffs, s):
-    """Analytic smooth field ``f(x) = sum_k c_k exp(-|x - p_k|^2 / 2 s^2)``: points ``(..., 3)``, centres
-    ``(K, 3)``, coeffs ``(B, C, K)`` -> ``(B, C, ...)``."""
-    d2 = ((points[..., None, :] - centres) ** 2).sum(-1)
-    return torch.einsum("bck,...k->bc...", coeffs, torch.exp(-d2 / (2 * s * s)))
-
-
-def continuous_rotation_error(conv, in_type, out_type, n=16, s=2.0, n_rot=3, seed=0, n_blobs=40, rmax=4.0):
-    """Relative error ``|conv(pi1(R) f) - pi2(R) conv(f)| / |pi2(R) conv(f)|`` for analytic smooth ``f`` and
-    Haar-random ``R``, at the grid points with ``|x| <= rmax``.
-
-    ``pi1(R) f`` is sampled exactly on the grid (analytic ``f``); ``[pi2(R) conv(f)](x) =
-    rho2(R) sum_d kappa(d) f(R^{-1} x + d)`` is evaluated directly at the off-grid points ``R^{-1} x`` with
-    the layer's expanded kernel: no interpolation enters, the error is the layer's own."""
-    gen = torch.Generator().manual_seed(seed)
-    grid = VoxelGrid(n)
-    co = grid.coordinates(F64)
-    mask = co.norm(dim=-1) <= rmax
-    kernel, bias = conv.expand_parameters()
-    kernel = kernel.detach()
-    off = kernel_offsets(conv.kernel_size)
-    errs = []
-    for _ in range(n_rot):
-        centres = (torch.rand(n_blobs, 3, generator=gen, dtype=F64) * 2 - 1) * (n / 2 - 3)
-        coeffs = torch.randn(1, in_type.dim, n_blobs, generator=gen, dtype=F64)
-        R = SO3.sample((), seed=gen, dtype=F64)
-        rho1, rho2 = in_type.rho(R), out_type.rho(R)
-        with torch.no_grad():
-            lhs = conv(blobs(co, centres @ R.T, torch.einsum("oc,bck->bok", rho1, coeffs), s))[..., mask]
-            y = co[mask] @ R  # R^{-1} x
-            fy = blobs(y[:, None, None, None, :] + off, centres, coeffs, s)  # (1, C1, P, k, k, k)
-            out = torch.einsum("oiuvw,niPuvw->noP", kernel, fy)
-            if bias is not None:
-                out = out + bias.detach()[None, :, None]
-            rhs = torch.einsum("oc,bcP->boP", rho2, out)
-        errs.append(rel(lhs, rhs))
-    return errs
 
 
 @pytest.mark.parametrize(
@@ -70,9 +27,7 @@ def test_exact_equivariance_under_cube_rotations(in_entries, out_entries, k):
         conv.bias.normal_()
     grid = VoxelGrid(7)
     x = torch.randn(2, ft_in.dim, 7, 7, 7, dtype=F64)
-    y = conv(x)
-    for R in cube_rotations():
-        assert rel(conv(grid.rotate_exact(x, ft_in, R)), grid.rotate_exact(y, ft_out, R)) < 1e-12
+    assert_equivariant(conv, x, cube_rotations(), VoxelAction(grid, ft_in), VoxelAction(grid, ft_out), tol=1e-12)
 
 
 def test_strided_conv_is_exactly_equivariant_on_odd_grids():
@@ -81,9 +36,8 @@ def test_strided_conv_is_exactly_equivariant_on_odd_grids():
     x = torch.randn(1, ft.dim, 9, 9, 9, dtype=F64)
     y = conv(x)
     assert y.shape[2:] == (5, 5, 5)
-    g_in, g_out = VoxelGrid(9), VoxelGrid(5)
-    for R in cube_rotations()[::3]:
-        assert rel(conv(g_in.rotate_exact(x, ft, R)), g_out.rotate_exact(y, ft, R)) < 1e-12
+    assert_equivariant(conv, x, cube_rotations()[::3], VoxelAction(VoxelGrid(9), ft), VoxelAction(VoxelGrid(5), ft),
+                       tol=1e-12)
 
 
 def test_random_rotation_error_36_channels_k5_16cube():
@@ -91,9 +45,9 @@ def test_random_rotation_error_36_channels_k5_16cube():
     inputs (Gaussian blobs of width 2 voxels); rougher inputs (width 1.5) stay below 2%."""
     torch.manual_seed(0)
     conv = R3Conv(FT36, FT36, 5, padding=2, dtype=F64)
-    errs = continuous_rotation_error(conv, FT36, FT36, s=2.0, n_rot=3)
+    errs = r3_rotation_errors(conv, width=2.0, n_rotations=3)
     assert max(errs) < 0.01, errs
-    rough = continuous_rotation_error(conv, FT36, FT36, s=1.5, n_rot=2, seed=1)
+    rough = r3_rotation_errors(conv, width=1.5, n_rotations=2, seed=1)
     assert max(rough) < 0.02, rough
     assert sum(rough) / 2 > sum(errs) / 3  # the error falls as the input gets smoother
 
@@ -159,7 +113,8 @@ def test_float32_and_device(device):
     x = torch.randn(1, ft.dim, 6, 6, 6, dtype=F64)
     y32 = conv32(x.float().to(device))
     assert y32.dtype == torch.float32 and y32.device.type == device.type
-    assert rel(y32.double().cpu(), conv(x)) < 1e-5
+    y = conv(x).detach()
+    assert (y32.detach().double().cpu() - y).norm() / y.norm() < 1e-5
 
 
 def test_errors():

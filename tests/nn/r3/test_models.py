@@ -9,48 +9,42 @@ from fiberconv.nn.r3.models import R3GatedBlock, r3_classifier, r3_segmenter
 from fiberconv.nn.r3.pool import FieldAvgPool3d, NormMaxPool3d
 from fiberconv.spaces.representations import SO3Irrep
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations
+from fiberconv.testing import VoxelAction, assert_equivariant, invariant
 
 F64 = torch.float64
 FT = r3_field_type((0, 2), (1, 2), (2, 1), (0, 1))
 ROTS = cube_rotations()
 
 
-def rel(a, b):
-    return float((a - b).detach().norm() / b.detach().norm())
+def field(ft, n=6):
+    return torch.randn(2, ft.dim, n, n, n, dtype=F64)
 
 
-def check_equivariant(module, ft_in, ft_out, n=6, n_out=None, invariant=False, rots=ROTS):
-    gin, gout = VoxelGrid(n), VoxelGrid(n_out or n)
-    x = torch.randn(2, ft_in.dim, n, n, n, dtype=F64)
-    y = module(x)
-    worst = 0.0
-    for R in rots:
-        yr = module(gin.rotate_exact(x, ft_in, R))
-        worst = max(worst, rel(yr, y if invariant else gout.rotate_exact(y, ft_out, R)))
-    assert worst < 1e-10, worst
-    return y
+def on(ft, n=6):
+    """The action on ``ft``-fields over the ``n^3`` grid (exact for the cube rotations)."""
+    return VoxelAction(VoxelGrid(n), ft)
 
 
 def test_nonlinearities_and_batch_norm_on_voxels():
     nl = NormNonlinearity(FT).double()
     with torch.no_grad():
         nl.bias.normal_()
-    check_equivariant(nl, FT, FT)
+    assert_equivariant(nl, field(FT), ROTS, on(FT), on(FT), tol=1e-10)
     gate = GatedNonlinearity(FT.bundle, 2, [SO3Irrep(1), SO3Irrep(2), SO3Irrep(1)], SO3Irrep(0))
-    check_equivariant(gate, gate.in_type, gate.out_type)
+    assert_equivariant(gate, field(gate.in_type), ROTS, on(gate.in_type), on(gate.out_type), tol=1e-10)
     bn = FieldBatchNorm(FT).double()
-    check_equivariant(bn, FT, FT)  # training mode: batch statistics are invariant
+    assert_equivariant(bn, field(FT), ROTS, on(FT), on(FT), tol=1e-10)  # training mode: batch statistics are invariant
     bn.eval()
-    check_equivariant(bn, FT, FT)
+    assert_equivariant(bn, field(FT), ROTS, on(FT), on(FT), tol=1e-10)
 
 
 @pytest.mark.parametrize("pool_cls", [FieldAvgPool3d, NormMaxPool3d])
 def test_pooling(pool_cls):
-    pool = pool_cls(FT, 2)
-    y = check_equivariant(pool, FT, FT, n=6, n_out=3)
-    assert y.shape == (2, FT.dim, 3, 3, 3)
-    check_equivariant(pool_cls(FT, 3, stride=2, padding=1), FT, FT, n=7, n_out=4)
-    check_equivariant(InvariantPooling(FT), FT, None, invariant=True)
+    pool, x = pool_cls(FT, 2), field(FT)
+    assert pool(x).shape == (2, FT.dim, 3, 3, 3)
+    assert_equivariant(pool, x, ROTS, on(FT), on(FT, 3), tol=1e-10)
+    assert_equivariant(pool_cls(FT, 3, stride=2, padding=1), field(FT, 7), ROTS, on(FT, 7), on(FT, 4), tol=1e-10)
+    assert_equivariant(InvariantPooling(FT), field(FT), ROTS, on(FT), invariant, tol=1e-10)
 
 
 def test_norm_max_pool_selects_largest_norm():
@@ -65,9 +59,9 @@ def test_norm_max_pool_selects_largest_norm():
 def test_gated_block_and_segmenter_equivariant():
     ft_in = r3_field_type((0, 1), (1, 1))
     block = R3GatedBlock(ft_in, 2, [(1, 1), (2, 1)], 3, dtype=F64).double()
-    check_equivariant(block, ft_in, block.out_type, rots=ROTS[::2])
+    assert_equivariant(block, field(ft_in), ROTS[::2], on(ft_in), on(block.out_type), tol=1e-10)
     seg = r3_segmenter(ft_in, 3, widths=[(2, [(1, 1)])], kernel_size=3, dtype=F64).double().eval()
-    check_equivariant(seg, ft_in, r3_field_type((0, 3)), n=5, rots=ROTS[::2])
+    assert_equivariant(seg, field(ft_in, 5), ROTS[::2], on(ft_in, 5), on(r3_field_type((0, 3)), 5), tol=1e-10)
 
 
 @pytest.mark.parametrize("pool", ["avg", "norm"])
@@ -76,9 +70,9 @@ def test_classifier_exactly_invariant_under_cube_rotations(pool):
     model = r3_classifier(ft_in, 4, widths=[(2, [(1, 1), (2, 1)]), (2, [(1, 1)])], kernel_size=3, pool=pool,
                           n_head=4, dtype=F64).double()
     model.train()  # batch statistics: still exactly invariant
-    check_equivariant(model, ft_in, None, n=8, invariant=True, rots=ROTS[::3])
+    assert_equivariant(model, field(ft_in, 8), ROTS[::3], on(ft_in, 8), invariant, tol=1e-10)
     model.eval()
-    check_equivariant(model, ft_in, None, n=8, invariant=True, rots=ROTS[::3])
+    assert_equivariant(model, field(ft_in, 8), ROTS[::3], on(ft_in, 8), invariant, tol=1e-10)
 
 
 def test_classifier_backward_and_errors():

@@ -6,9 +6,9 @@ import torch
 
 from fiberconv.fields import FibredSampling, lift, lift_inverse, mackey_defect, sphere_field_type
 from fiberconv.fields.field_type import FieldType
-from fiberconv.nn import EquivarianceChecker, SphereConv, group_cross_correlation, kc_to_kg
+from fiberconv.nn import SphereConv, group_cross_correlation, kc_to_kg
 from fiberconv.spaces import SO3, HealpixGrid, SO2Regular
-from fiberconv.testing import bandlimited_field, sphere_conv_dense
+from fiberconv.testing import EquivarianceChecker, bandlimited_field, sphere_conv_dense
 
 MIXED_IN = sphere_field_type((0, 2), (1, 2), (2, 1))
 MIXED_OUT = sphere_field_type((1, 2), (0, 1), (2, 1), (3, 1))
