@@ -17,10 +17,10 @@ from .equivariance import (
 from .invariance import InvarianceReport, invariance_report
 from .r3 import gaussian_blobs, r3_rotation_errors
 from .reference import sphere_conv_dense
-from .sphere import EquivarianceChecker, bandlimited_field, sphere_equivariance_error
+from .sphere import EquivarianceChecker, bandlimited_field, smooth_field, sphere_equivariance_error
 
 __all__ = [
     "equivariance_error", "equivariance_errors", "assert_equivariant", "invariant", "VoxelAction", "CloudAction",
-    "PointAction", "FibreAction", "EquivarianceChecker", "sphere_equivariance_error", "bandlimited_field",
+    "PointAction", "FibreAction", "EquivarianceChecker", "sphere_equivariance_error", "bandlimited_field", "smooth_field",
     "r3_rotation_errors", "gaussian_blobs", "invariance_report", "InvarianceReport", "sphere_conv_dense",
 ]

@@ -20,7 +20,7 @@ from ..fields.tangent import ambient_dim, from_ambient
 from ..spaces import HealpixSHT
 from .equivariance import equivariance_error, equivariance_errors, invariant
 
-__all__ = ["EquivarianceChecker", "sphere_equivariance_error", "bandlimited_field"]
+__all__ = ["EquivarianceChecker", "sphere_equivariance_error", "bandlimited_field", "smooth_field"]
 
 
 class EquivarianceChecker:
@@ -67,13 +67,21 @@ def sphere_equivariance_error(module, f: torch.Tensor, g: torch.Tensor, in_type:
 
 
 def bandlimited_field(field_type: FieldType, grid, lmax: int, batch: int = 2, seed: int = 0,
-                      dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Random fields whose ambient components have spherical-harmonic degree ``<= lmax`` (white spectrum),
-    read in the section frames: ``(batch, field_type.dim, grid.npix)``. Rotating them is exact up to the
-    transform's accuracy, so equivariance errors measured on them are the module's own."""
+                      dtype: torch.dtype = torch.float64, lmin: int = 0) -> torch.Tensor:
+    """Random fields whose ambient components have spherical-harmonic degree ``lmin <= l <= lmax`` (white
+    spectrum), read in the section frames: ``(batch, field_type.dim, grid.npix)``. Rotating them is exact up to
+    the transform's accuracy, so equivariance errors measured on them are the module's own. For a vector
+    field, ambient degree 1 includes the projected linear fields ``P_x(A x)``."""
     sht = HealpixSHT(grid, lmax)
     gen = torch.Generator().manual_seed(seed)
     coeffs = torch.randn(batch, ambient_dim(field_type), (lmax + 1) ** 2, dtype=torch.float64, generator=gen)
+    coeffs[..., : lmin * lmin] = 0  # degree l occupies the indices l^2 .. (l + 1)^2 - 1
     x = grid.xyz(dtype=torch.float64)
     frames = field_type.bundle.section(x)[..., :, :2].transpose(-1, -2)
     return from_ambient(field_type, sht.synthesis(coeffs), frames).to(dtype)
+
+
+def smooth_field(field_type: FieldType, grid, batch: int = 2, seed: int = 0,
+                 dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """A smooth random field: ambient components of degree 1 to 3 (:func:`bandlimited_field`)."""
+    return bandlimited_field(field_type, grid, 3, batch, seed, dtype, lmin=1)

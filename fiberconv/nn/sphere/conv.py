@@ -42,6 +42,7 @@ from ...validation import check_int, check_matches, check_positive_float
 from .geometry import cos_sin_multiples, pair_frames
 from .kernels import SphereKernelBasis
 from .operators import SparseMatmul, filter_operator
+from .quadrature import MomentQuadrature, init_std
 
 __all__ = ["SphereConv", "default_radius"]
 
@@ -81,6 +82,14 @@ class SphereConv(nn.Module):
         float32 rounding of its operators.
     device : torch.device, optional
         Where the parameters and buffers live (built on the CPU, then moved).
+    quadrature : int or None
+        Degree ``d`` of the moment-matched quadrature (:mod:`~fiberconv.nn.sphere.quadrature`; default 3):
+        per output point, the weights that integrate polynomials of degree ``<= d`` in ``z`` exactly, nearest
+        to the sampled kernel. ``None``: the sampled kernel ``w kappa(z)`` of eq. (14) as written.
+    init : ``"fan_in"`` or ``"power"``
+        ``"fan_in"``: ``theta ~ N(0, 2 / fan_in)``. ``"power"``: per-element variances for which the expected
+        output power equals the input power for an input of equal white and smooth power
+        (:func:`~fiberconv.nn.sphere.quadrature.init_std`).
 
     Shapes
     ------
@@ -90,7 +99,7 @@ class SphereConv(nn.Module):
 
     def __init__(self, in_type: FieldType, out_type: FieldType, grid: HealpixGrid, radius: float | None = None,
                  n_rings: int = 2, stride: int = 1, bias: bool = True, dtype: torch.dtype | None = None,
-                 device=None):
+                 device=None, quadrature: int | None = 3, init: str = "fan_in"):
         super().__init__()
         self.grid = _check_grid(grid, "SphereConv")
         dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -106,9 +115,13 @@ class SphereConv(nn.Module):
         self.radius = check_positive_float(radius, "radius", who="SphereConv") if radius is not None else default_radius(grid)
         self.basis = SphereKernelBasis(in_type, out_type, self.radius, n_rings)
         self.in_type, self.out_type = in_type, out_type
+        self.quadrature = quadrature
+        if init not in ("fan_in", "power"):
+            raise ValueError(f"SphereConv: init must be 'fan_in' or 'power', got {init!r}")
         self._build_geometry(dtype)
         fan_in = sum(g.numel() for g in self.basis.in_groups.values()) * n_rings
-        self.weight = nn.Parameter(torch.randn(self.basis.dim, dtype=dtype) * math.sqrt(2.0 / max(fan_in, 1)))
+        std = math.sqrt(2.0 / max(fan_in, 1)) if init == "fan_in" else init_std(self.basis, self.grid.npix).to(dtype)
+        self.weight = nn.Parameter(torch.randn(self.basis.dim, dtype=dtype) * std)
         scalar_out = self.basis.out_groups.get(0)
         self.register_buffer("bias_index", scalar_out.reshape(-1) if scalar_out is not None else torch.zeros(0, dtype=torch.long),
                              persistent=False)
@@ -127,6 +140,7 @@ class SphereConv(nn.Module):
         rows, cols = mask.nonzero(as_tuple=True)[0], idx[mask]  # pairs (output x, input y), sorted by x
         # geometry in float64; everything of size P x filters is formed in the layer's dtype
         ca, sa, beta, ct, st = pair_frames(bundle, x, y, rows, cols)  # (P,) each
+        frames64 = (ca, sa, beta, ct, st)
         ca, sa, ct, st = (t.to(dtype) for t in (ca, sa, ct, st))
         self.n_pairs = rows.numel()
         phi = (basis.radial(beta) * (4 * math.pi / self.grid.npix)).to(dtype)  # (P, R)
@@ -145,6 +159,10 @@ class SphereConv(nn.Module):
                     filters.append(phi[:, j] * rot_alpha[m2][1])
         self.n_filters = len(filters)
         psi = torch.stack(filters)  # (F, P)
+        quad, psi_sampled = None, psi  # moment-matched quadrature weights (quadrature.py)
+        if self.quadrature is not None:
+            quad = MomentQuadrature(basis, self.filter_index, rows, self.out_grid.npix, *frames64, self.quadrature)
+            psi = quad.scalar(psi)
         F, P = psi.shape
         n_out, n_in = self.out_grid.npix, self.grid.npix
         # input channels in the "twisted order": scalars, then (all a, all b) components per m1 > 0.
@@ -177,6 +195,8 @@ class SphereConv(nn.Module):
                 torch.mul(psi, v, out=values[:, :, i])
                 torch.mul(psi_t, v.index_select(0, order).unsqueeze(1), out=values_t[i])
             values, values_t = values.view(F, 2 * P), values_t.view(2 * P, F)
+            if quad is not None:
+                values, values_t = quad.twisted(psi_sampled, m1, order)
             self._register_operator(m1, rows2, cols2, values, order2, values_t, n_out, 2 * n_in)
         self.register_buffer("in_perm", torch.tensor(perm, dtype=torch.long), persistent=False)
         inv = torch.empty_like(self.in_perm)
