@@ -42,7 +42,7 @@ from ...validation import check_int, check_matches, check_positive_float
 from .geometry import cos_sin_multiples, pair_frames
 from .kernels import SphereKernelBasis
 from .operators import SparseMatmul, filter_operator
-from .quadrature import MomentQuadrature, init_std
+from .quadrature import MomentQuadrature
 
 __all__ = ["SphereConv", "default_radius"]
 
@@ -86,10 +86,6 @@ class SphereConv(nn.Module):
         Degree ``d`` of the moment-matched quadrature (:mod:`~fiberconv.nn.sphere.quadrature`; default 3):
         per output point, the weights that integrate polynomials of degree ``<= d`` in ``z`` exactly, nearest
         to the sampled kernel. ``None``: the sampled kernel ``w kappa(z)`` of eq. (14) as written.
-    init : ``"fan_in"`` or ``"power"``
-        ``"fan_in"``: ``theta ~ N(0, 2 / fan_in)``. ``"power"``: per-element variances for which the expected
-        output power equals the input power for an input of equal white and smooth power
-        (:func:`~fiberconv.nn.sphere.quadrature.init_std`).
 
     Shapes
     ------
@@ -99,7 +95,7 @@ class SphereConv(nn.Module):
 
     def __init__(self, in_type: FieldType, out_type: FieldType, grid: HealpixGrid, radius: float | None = None,
                  n_rings: int = 2, stride: int = 1, bias: bool = True, dtype: torch.dtype | None = None,
-                 device=None, quadrature: int | None = 3, init: str = "fan_in"):
+                 device=None, quadrature: int | None = 3):
         super().__init__()
         self.grid = _check_grid(grid, "SphereConv")
         dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -116,20 +112,27 @@ class SphereConv(nn.Module):
         self.basis = SphereKernelBasis(in_type, out_type, self.radius, n_rings)
         self.in_type, self.out_type = in_type, out_type
         self.quadrature = quadrature
-        if init not in ("fan_in", "power"):
-            raise ValueError(f"SphereConv: init must be 'fan_in' or 'power', got {init!r}")
         self._build_geometry(dtype)
-        fan_in = sum(g.numel() for g in self.basis.in_groups.values()) * n_rings
-        std = math.sqrt(2.0 / max(fan_in, 1)) if init == "fan_in" else init_std(self.basis, self.grid.npix).to(dtype)
-        self.weight = nn.Parameter(torch.randn(self.basis.dim, dtype=dtype) * std)
+        self.weight = nn.Parameter(torch.empty(self.basis.dim, dtype=dtype))
         scalar_out = self.basis.out_groups.get(0)
         self.register_buffer("bias_index", scalar_out.reshape(-1) if scalar_out is not None else torch.zeros(0, dtype=torch.long),
                              persistent=False)
         self.bias = nn.Parameter(torch.zeros(self.bias_index.numel(), dtype=dtype)) if bias and self.bias_index.numel() else None
+        self.reset_parameters()
         if device is not None:
             self.to(device)
 
     # -- construction: everything that depends only on the grid ---------------------------------------
+    def reset_parameters(self) -> None:
+        """Draw the weights from ``N(0, sigma^2)`` with the power-preserving ``sigma`` of
+        :meth:`SphereKernelBasis.init_std` (per element; derived from the kernel, the same for every grid
+        and channel count), and zero the bias. Override it for another initialisation."""
+        std = self.basis.init_std(self.grid.npix).to(self.weight.dtype)
+        with torch.no_grad():
+            self.weight.copy_(torch.randn(self.weight.shape, dtype=self.weight.dtype) * std)
+            if self.bias is not None:
+                self.bias.zero_()
+
     def _build_geometry(self, dtype: torch.dtype):
         basis = self.basis
         bundle = self.in_type.bundle

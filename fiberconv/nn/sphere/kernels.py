@@ -136,6 +136,81 @@ class SphereKernelBasis:
         phi = torch.cos(math.pi * d / (2 * self.width)) ** 2 * (d.abs() < self.width)
         return phi / self.norms.to(dtype=beta.dtype, device=beta.device)
 
+    # -- initialisation --------------------------------------------------------------------------------
+    def element_gains(self, npix: int) -> list[tuple[int, int, torch.Tensor, torch.Tensor]]:
+        r"""Power gains of every element ``(j, A)`` of every pair ``(m2, m1)``: ``[(m2, m1, g_white, g_smooth)]``
+        with ``(n_elements,)`` float64 tensors, per input field and output component, for unit weight.
+
+        White input (independent pixels of unit power): ``g_w = w ||A||_F^2 int phi_j^2 dA / d2`` (``w = 4 pi /
+        N_pix``; ``rho1``, ``rho2`` are orthogonal). Smooth input (slowly varying over the kernel): the bumps have
+        unit integral, so an element passes it with gain ``<rho2(alpha) A rho1(-alpha)>_alpha``: 1 for the
+        intertwiners (``m1 = m2``, ``A = p I + q J`` with ``p^2 + q^2 = 1``, or ``[1]``), and 0 up to
+        ``O((r k)^{2n})`` for the others, which respond to ``n``-th derivatives (``r`` the radius, ``k`` the
+        input's wavenumber, ``n = |m2 -+ m1|``).
+        """
+        x, w = np.polynomial.legendre.leggauss(48)
+        beta = np.concatenate([0.5 * self.width * x + (i + 0.5) * self.width for i in range(self.n_rings)])
+        wq = np.concatenate([0.5 * self.width * w] * self.n_rings) * np.sin(beta)
+        phi = self.radial(torch.tensor(beta, dtype=torch.float64)).numpy()  # (Q, R)
+        phi2 = 2 * math.pi * (wq[:, None] * phi**2).sum(0)  # int phi_j^2 dA
+        out = []
+        for m2, m1, elems in self.type_pairs:
+            d2 = 1 if m2 == 0 else 2
+            g_w = [4 * math.pi / npix * float((a**2).sum()) * phi2[j] / d2 for j, a in elems]
+            g_s = [float(m1 == m2 and (m1 == 0 or bool(a[0, 0] == a[1, 1] and a[0, 1] == -a[1, 0])))
+                   for _, a in elems]
+            out.append((m2, m1, torch.tensor(g_w, dtype=torch.float64), torch.tensor(g_s, dtype=torch.float64)))
+        return out
+
+    def init_std(self, npix: int) -> torch.Tensor:
+        r"""Standard deviations of the weights (``(dim,)``, float64, in the weights' layout) for which the
+        expected output power equals the input power, on white and on smooth inputs where the elements allow.
+
+        With independent zero-mean weights the cross terms vanish in expectation, and an output field's power
+        is ``E|out|^2 = sum_e sigma_e^2 n_in(m1_e) g_e P_in`` over the elements ``e`` feeding it (all input
+        frequencies ``m1``; gains from :meth:`element_gains`). Per output frequency, the elements split into
+        those that pass smooth inputs (``g_s > g_w``: the intertwiners) and the rest (derivative-like). With
+        ``sigma_e^2 = c_e / (n_in (g_w + g_s))`` and one share ``c`` per group, the two conditions
+
+        .. math:: \sum_e \sigma_e^2 n_	ext{in} g_{w,e} = 1, \qquad \sum_e \sigma_e^2 n_	ext{in} g_{s,e} = 1
+
+        are two linear equations in the two shares, solvable with non-negative shares whenever both groups are
+        present (e.g. vector -> vector, or scalars and vectors -> vectors). A layer with only derivative-like
+        elements (scalar -> vector, vector -> scalar) cannot pass smooth inputs at unit gain: its white gain
+        is 1 and its smooth gain ``O((r k)^2)``, the size of a derivative. A layer with only intertwiners
+        (scalar -> scalar) cannot keep white power without amplifying smooth inputs: its smooth gain is 1 and
+        its white gain ``g_w / g_s < 1``, the kernel's averaging. No nonlinearity factor (the gated and norm
+        nonlinearities act on field norms; batch norm follows in the models).
+        """
+        n_in = {m1: g.shape[0] for m1, g in self.in_groups.items()}
+        gains = self.element_gains(npix)
+        variance = [None] * len(gains)
+        for m2 in self.out_groups:
+            pairs = [(k, n_in[m1] * gw, n_in[m1] * gs) for k, (o, m1, gw, gs) in enumerate(gains) if o == m2]
+            if not pairs:
+                continue
+            gw, gs = torch.cat([p[1] for p in pairs]), torch.cat([p[2] for p in pairs])
+            r = gw / (gw + gs)  # the white share of each element's gain
+            lo = r <= 0.5
+            sums = [(float(r[m].sum()), float((1 - r[m]).sum())) for m in (lo, ~lo)]  # (white, smooth) per group
+            if bool(lo.any()) and bool((~lo).any()):
+                shares = torch.linalg.solve(torch.tensor([[sums[0][0], sums[1][0]], [sums[0][1], sums[1][1]]],
+                                                         dtype=torch.float64), torch.ones(2, dtype=torch.float64))
+                share = torch.where(lo, shares[0], shares[1])
+            elif bool(lo.any()):
+                share = torch.full_like(r, 1 / sums[0][1])  # smooth gain 1
+            else:
+                share = torch.full_like(r, 1 / sums[1][0])  # white gain 1
+            v, start = share / (gw + gs), 0
+            for k, pw, _ in pairs:
+                variance[k] = v[start : start + pw.numel()]
+                start += pw.numel()
+        std = torch.zeros(self.dim, dtype=torch.float64)
+        for (m2, m1, elems), off, var in zip(self.type_pairs, self.offsets, variance):
+            n = self.out_groups[m2].shape[0] * n_in[m1]
+            std[off : off + n * len(elems)] = var.sqrt().repeat(n)
+        return std
+
     # -- the basis as kernels ---------------------------------------------------------------------------
     def _assemble(self, weights: torch.Tensor, block_fn) -> torch.Tensor:
         """``sum_b weights[..., b] * kernel_b`` with ``block_fn(m2, m1, j, A) -> (..., d2, d1)``."""
