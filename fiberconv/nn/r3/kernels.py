@@ -29,7 +29,7 @@ The grid samples used by :class:`~fiberconv.nn.r3.conv.R3Conv` are produced by t
 :class:`R3KernelBasis` evaluates ``kd_to_kc`` of the ``K_D`` basis (:meth:`IrrepPairBasis.kd`) at the
 ``k^3`` offsets, once, at construction. The closed form (:meth:`IrrepPairBasis.__call__`) evaluates the
 same kernels at arbitrary points (they agree to ~1e-15).
-``tests/nn/test_r3_kernels.py`` checks that this equals ``kd_to_kc`` of :meth:`IrrepPairBasis.kd`,
+``tests/nn/r3/test_kernels.py`` checks that this equals ``kd_to_kc`` of :meth:`IrrepPairBasis.kd`,
 that it satisfies (K_C) at random continuous points, and that it spans the numerical null spaces of
 :func:`~fiberconv.nn.kernel_spaces.solve_kc_on_orbit` (per sphere) and
 :func:`~fiberconv.nn.kernel_spaces.solve_kd` (per radius).
