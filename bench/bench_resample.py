@@ -22,8 +22,6 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def _median_ms(fn, repeat: int, sync=None) -> float:
     fn()  # warm-up
@@ -54,7 +52,6 @@ def run_config(nside: int, lmax: int, batch: int, repeat: int, device: str) -> d
     import numpy as np
     import torch
 
-    sys.path.insert(0, ROOT)
     from fiberconv.spaces.healpix import HealpixGrid
     from fiberconv.spaces.sht import HealpixSHT, real_to_healpy_alm
 

@@ -154,7 +154,6 @@ def worker(spec: dict) -> dict:
         out["device_name"] = torch.cuda.get_device_name(dev)
 
     if lib == "sphere":
-        sys.path.insert(0, ROOT)
         from fiberconv.fields.field_type import sphere_field_type
         from fiberconv.nn import SphereConv
         from fiberconv.spaces.healpix import HealpixGrid

@@ -14,19 +14,12 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-try:
-    import fiberconv  # noqa: F401
-except ImportError:  # run from a checkout without installing: python bench/bench_wigner.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from fiberconv.spaces.groups import SO3  # noqa: E402
-from fiberconv.spaces.wigner import WignerD  # noqa: E402
+from fiberconv.spaces.groups import SO3
+from fiberconv.spaces.wigner import WignerD
 
 
 def cpu_model() -> str:

@@ -11,17 +11,14 @@ g, for two kinds of input: "white" (ambient components of every degree <= lmax) 
 (c) the same with the default moment-matched quadrature (degree 3; the error falls with nside).
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from fiberconv.fields import sphere_field_type  # noqa: E402
-from fiberconv.nn import SphereConv  # noqa: E402
-from fiberconv.spaces import SO3, HealpixGrid  # noqa: E402
-from fiberconv.testing import EquivarianceChecker, bandlimited_field, smooth_field  # noqa: E402
+from fiberconv.fields import sphere_field_type
+from fiberconv.nn import SphereConv
+from fiberconv.spaces import SO3, HealpixGrid
+from fiberconv.testing import EquivarianceChecker, bandlimited_field, smooth_field
 
 CASES = {"s->v": ((0, 2), (1, 2)), "v->v": ((1, 2), (1, 2)), "v->s": ((1, 2), (0, 2))}
 
@@ -35,7 +32,7 @@ def main():
     args = p.parse_args()
     torch.manual_seed(0)
     rots = SO3.sample(args.rotations, seed=1, dtype=torch.float64)
-    kernels = (("r=%.2f rad" % args.radius, dict(radius=args.radius, n_rings=2)),
+    kernels = ((f"r={args.radius:.2f} rad", dict(radius=args.radius, n_rings=2)),
                ("3 px sampled", dict(quadrature=None)), ("3 px moments", {}))
     print(f"{'nside':>5} {'kernel':>13} " + " ".join(f"{c + ' ' + k:>13}" for k in ("white", "smooth") for c in CASES)
           + "  neighbours  seconds")

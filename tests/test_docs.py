@@ -15,3 +15,12 @@ def test_guide_runs(path):
     namespace = {"__name__": f"docs_{path.stem}"}
     for i, block in enumerate(blocks):
         exec(compile(block, f"{path.name}[block {i}]", "exec"), namespace)
+
+
+def test_ci_runs_the_readme_test_command():
+    """The README says `.ci/run` runs its second command (setup, ruff, pytest): keep the two identical."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S)
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert commands[1] == ci
+    assert "ruff check ." in ci and ci.endswith("python -m pytest -q")

@@ -33,7 +33,9 @@ def lift_values(field_type: FieldType, g: torch.Tensor, values: torch.Tensor) ->
     ``(..., C)``: ``[Lambda f](g)``.
     """
     if values.shape[-1] != field_type.dim:
-        raise ValueError(f"lift: expected values with last dimension {field_type.dim} for {field_type}, got {tuple(values.shape)}")
+        raise ValueError(
+            f"lift: expected values with last dimension {field_type.dim} for {field_type}, got {tuple(values.shape)}"
+        )
     rho_inv = field_type.rho(field_type.bundle.h(g)).transpose(-1, -2)  # orthogonal: inverse = transpose
     return (rho_inv @ values.unsqueeze(-1)).squeeze(-1)
 

@@ -25,20 +25,25 @@ from .r3 import __all__ as _r3_all
 from .sphere import *
 from .sphere import __all__ as _sphere_all
 
+# Deprecated names kept for earlier versions: the S^2 equivariance check lives in fiberconv.testing (which
+# imports nn, so nn cannot import it at module level). Not in __all__.
+_DEPRECATED = {"EquivarianceChecker": "EquivarianceChecker", "equivariance_error": "sphere_equivariance_error"}
+
 
 def __getattr__(name):
-    # the S^2 equivariance checker lives in fiberconv.testing (which imports nn); kept here by name
-    if name == "EquivarianceChecker":
-        from ..testing import EquivarianceChecker
-        return EquivarianceChecker
-    if name == "equivariance_error":  # the S^2 one-off of earlier versions
-        from ..testing import sphere_equivariance_error
-        return sphere_equivariance_error
+    if name in _DEPRECATED:
+        import warnings
+
+        from .. import testing
+
+        replacement = _DEPRECATED[name]
+        warnings.warn(f"fiberconv.nn.{name} is deprecated; use fiberconv.testing.{replacement}",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(testing, replacement)
     raise AttributeError(f"module 'fiberconv.nn' has no attribute {name!r}")
 
 
 __all__ = [
-    "EquivarianceChecker", "equivariance_error",
     "kc_to_kg", "kg_to_kc", "kc_to_kd", "kd_to_kc", "kg_residual", "kc_residual", "kd_residual",
     "restricted_rho", "solve_kd", "solve_kc_on_orbit", "span_rank",
     "NormNonlinearity", "GatedNonlinearity", "RegularNonlinearity", "FieldBatchNorm", "InvariantPooling",

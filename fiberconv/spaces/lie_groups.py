@@ -41,7 +41,7 @@ import math
 
 import torch
 
-from ..validation import check_int, check_positive_int
+from ..validation import check_int, check_positive_float, check_positive_int
 from .groups import (
     SE3,
     SO2,
@@ -452,8 +452,7 @@ class SO2Action(LieAction):
         _check_tail("a", a, (1,), "so(2) pair logarithms")
         _check_tail("qi", qi, (1,), "orbit embeddings r = |x|")
         _check_tail("qj", qj, (1,), "orbit embeddings r = |x|")
-        if not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-            raise ValueError(f"{self.name}: the smooth pair input's scale must be a positive finite number, got {scale!r}")
+        scale = check_positive_float(scale, "the smooth pair input's scale", who=self.name)
         rho_i = torch.sqrt(qi * qi + scale * scale)
         rho_j = torch.sqrt(qj * qj + scale * scale)
         c = qi * qj / (rho_i * rho_j)

@@ -20,7 +20,8 @@ def polynomial_scalar_field(x, seed=0):
     gen = torch.Generator().manual_seed(seed)
     a = torch.randn(10, dtype=x.dtype, generator=gen).to(x.device)
     X, Y, Z = x.unbind(-1)
-    return a[0] + a[1] * X + a[2] * Y + a[3] * Z + a[4] * X * Y + a[5] * Y * Z + a[6] * Z * Z + a[7] * X * X * Z + a[8] * X * Y * Z + a[9] * Z**3
+    return (a[0] + a[1] * X + a[2] * Y + a[3] * Z + a[4] * X * Y + a[5] * Y * Z + a[6] * Z * Z
+            + a[7] * X * X * Z + a[8] * X * Y * Z + a[9] * Z**3)
 
 
 def polynomial_spin2_tensor(x, seed=0):

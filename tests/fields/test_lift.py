@@ -68,7 +68,9 @@ def test_mackey_condition_at_arbitrary_group_elements(seed):
     B = ft.bundle
 
     def f(x):  # any function of the point (values in the section frame)
-        return torch.cat([torch.sin(3 * x[..., :1]), torch.cos(x[..., :1] * x[..., 1:2]) * x[..., :2], x[..., 1:], x[..., :2] ** 2], dim=-1)
+        return torch.cat(
+            [torch.sin(3 * x[..., :1]), torch.cos(x[..., :1] * x[..., 1:2]) * x[..., :2], x[..., 1:], x[..., :2] ** 2], dim=-1
+        )
 
     g = SO3.sample(40, seed=seed, dtype=torch.float64)
     h = SO2.sample(40, seed=seed + 1, dtype=torch.float64)

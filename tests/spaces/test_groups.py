@@ -74,7 +74,7 @@ def test_so3_log_gradient_finite_near_identity():
 
 
 def test_euler_convention_and_roundtrip():
-    a, b, c = torch.tensor(0.3, dtype=torch.float64), torch.tensor(1.1, dtype=torch.float64), torch.tensor(-2.0, dtype=torch.float64)
+    a, b, c = (torch.tensor(t, dtype=torch.float64) for t in (0.3, 1.1, -2.0))
     assert close(SO3.from_euler(a, b, c), rot_z(a) @ rot_y(b) @ rot_z(c))
     # scipy's intrinsic 'ZYZ' is the same product Z(a) Y(b) Z(c)
     ref = torch.from_numpy(Rotation.from_euler("ZYZ", [0.3, 1.1, -2.0]).as_matrix())
@@ -101,7 +101,10 @@ def test_se3_exp_is_matrix_exponential():
     v = torch.randn(20, 6, dtype=torch.float64)
     xi = torch.zeros(20, 4, 4, dtype=torch.float64)
     w = v[:, 3:]
-    xi[:, :3, :3] = torch.stack([torch.zeros(20), -w[:, 2], w[:, 1], w[:, 2], torch.zeros(20), -w[:, 0], -w[:, 1], w[:, 0], torch.zeros(20)], -1).reshape(20, 3, 3).double()
+    zero = torch.zeros(20)
+    xi[:, :3, :3] = torch.stack(
+        [zero, -w[:, 2], w[:, 1], w[:, 2], zero, -w[:, 0], -w[:, 1], w[:, 0], zero], -1
+    ).reshape(20, 3, 3).double()
     xi[:, :3, 3] = v[:, :3]
     assert close(SE3.exp(v), torch.linalg.matrix_exp(xi), 1e-10)
 

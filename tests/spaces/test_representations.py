@@ -7,7 +7,9 @@ import torch
 from fiberconv.spaces.groups import SO2, SO3
 from fiberconv.spaces.representations import DirectSum, SO2Irrep, SO2Regular, SO3Irrep, TensorProduct, Trivial
 
-SO2_REPS = [SO2Irrep(0), SO2Irrep(1), SO2Irrep(3), SO2Regular(3), SO2Irrep(0) + SO2Irrep(2) * 2, TensorProduct(SO2Irrep(1), SO2Irrep(2))]
+SO2_REPS = [
+    SO2Irrep(0), SO2Irrep(1), SO2Irrep(3), SO2Regular(3), SO2Irrep(0) + SO2Irrep(2) * 2, TensorProduct(SO2Irrep(1), SO2Irrep(2))
+]
 
 
 def close(a, b, tol=1e-12):

@@ -22,7 +22,7 @@ r"""The networks of the wind example, built only from :mod:`fiberconv.nn` layers
     polar axis (the symmetry of the Coriolis force).
 
 Both classes carry ``in_type`` / ``out_type`` / ``grid`` / ``out_grid`` of the *physical* fields (a wind
-vector in, a wind vector or two scalars out), so :func:`fiberconv.nn.equivariance_error` measures the
+vector in, a wind vector or two scalars out), so :func:`fiberconv.testing.sphere_equivariance_error` measures the
 equivariance of the whole map, whatever the baseline does inside.
 """
 from __future__ import annotations

@@ -19,7 +19,7 @@ curl ("B") coefficients
 
 .. math:: E_{lm} = \sqrt{l(l+1)}\, \chi_{1,lm}, \qquad B_{lm} = \sqrt{l(l+1)}\, \psi_{1,lm}
 
-(checked numerically in ``tests/examples/test_wind_data.py`` with fields built from
+(checked numerically in ``tests/examples/test_wind_targets.py`` with fields built from
 ``healpy.alm2map_der1``), hence
 
 .. math:: \delta_{lm} = -\frac{\sqrt{l(l+1)}}{R} E_{lm}, \qquad
@@ -64,6 +64,7 @@ import numpy as np
 import torch
 
 from fiberconv.spaces.healpix import HealpixGrid
+from fiberconv.validation import check_float
 
 __all__ = [
     "EARTH_RADIUS",
@@ -132,12 +133,8 @@ def _prepare(wind, grid: HealpixGrid, name: str):
 
 
 def _check_radius(radius, name):
-    r = float(radius)
-    if not np.isfinite(r) or r <= 0:
-        raise ValueError(
-            f"{name}: radius must be a positive finite number (metres, or 1 for the unit sphere), got {radius!r}"
-        )
-    return r
+    return check_float(radius, "radius", minimum=0.0, strict=True, who=name,
+                       expected="a positive finite number (metres, or 1 for the unit sphere)")
 
 
 def _check_lmax_iter(lmax, iterations, grid, name):

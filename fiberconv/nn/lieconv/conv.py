@@ -37,7 +37,14 @@ from torch import nn
 
 from ...spaces.groups import Seed
 from ...spaces.lie_groups import LieAction
-from ...validation import check_matches, check_tensor
+from ...validation import (
+    check_float,
+    check_matches,
+    check_nonnegative_float,
+    check_positive_float,
+    check_positive_int,
+    check_tensor,
+)
 from .lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, subsample
 
 __all__ = ["Swish", "KernelMLP", "LieConv", "PointwiseLinear",
@@ -106,20 +113,28 @@ class LieConv(nn.Module):
         super().__init__()
         if not isinstance(action, LieAction):
             raise TypeError(f"LieConv: expected a LieAction, got {type(action).__name__}")
-        if (nbhd is not None and nbhd < 1) or not (0 < ds_frac <= 1):
-            raise ValueError(f"LieConv: need nbhd >= 1 and 0 < ds_frac <= 1, got nbhd={nbhd}, ds_frac={ds_frac}")
+        c_in = check_positive_int(c_in, "c_in", who="LieConv")
+        c_out = check_positive_int(c_out, "c_out", who="LieConv")
+        c_mid = check_positive_int(c_mid, "c_mid", who="LieConv")
+        hidden = check_positive_int(hidden, "hidden", who="LieConv")
+        if nbhd is not None:
+            nbhd = check_positive_int(nbhd, "nbhd", who="LieConv")
+        radius = check_positive_float(radius, "radius", allow_inf=True, who="LieConv")
+        alpha = check_nonnegative_float(alpha, "alpha", who="LieConv")
+        in_01 = "a number in (0, 1]"
+        ds_frac = check_float(ds_frac, "ds_frac", minimum=0.0, strict=True, who="LieConv", expected=in_01)
+        if ds_frac > 1:
+            raise ValueError(f"LieConv: ds_frac must be {in_01}, got {ds_frac!r}")
         if pair_input not in ("embed", "log", "smooth"):
             raise ValueError(f"LieConv: pair_input must be 'embed', 'log' or 'smooth', got {pair_input!r}")
         if pair_input == "smooth" and action.smooth_pair_dim is None:
             raise ValueError(f"LieConv: pair_input='smooth' is not implemented for {action.name} "
                              "(only for SO(2) on R^2); use 'embed'")
-        if not (isinstance(smooth_scale, (int, float)) and math.isfinite(smooth_scale) and smooth_scale > 0):
-            raise ValueError(f"LieConv: smooth_scale must be a positive finite number, got {smooth_scale!r}")
-        self.smooth_scale = float(smooth_scale)
+        self.smooth_scale = check_positive_float(smooth_scale, "smooth_scale", who="LieConv")
         self.action, self.c_in, self.c_out, self.nbhd, self.ds_frac = action, c_in, c_out, nbhd, ds_frac
         self.pair_input = pair_input
-        self.register_buffer("radius", torch.tensor(float(radius)))
-        self.register_buffer("alpha", torch.tensor(float(alpha)))
+        self.register_buffer("radius", torch.tensor(radius))
+        self.register_buffer("alpha", torch.tensor(alpha))
         if pair_input == "smooth":
             in_dim = action.smooth_pair_dim
         else:
@@ -220,6 +235,8 @@ class BottleBlock(nn.Module):
 
     def __init__(self, action: LieAction, channels: int, bottleneck: int = 4, norm: bool = True, **conv_kwargs):
         super().__init__()
+        channels = check_positive_int(channels, "channels", who="BottleBlock")
+        bottleneck = check_positive_int(bottleneck, "bottleneck", who="BottleBlock")
         mid = max(1, channels // bottleneck)
         N = (lambda c: CloudLayerNorm(c)) if norm else (lambda c: nn.Identity())
         self.pre = nn.Sequential(N(channels), CloudSwish(), PointwiseLinear(channels, mid), N(mid), CloudSwish())
@@ -261,6 +278,10 @@ class LieResNet(nn.Module):
     def __init__(self, action: LieAction, c_in: int, c_out: int, channels: int = 64, num_layers: int = 2,
                  pool_mean: bool = True, norm: bool = True, lift_kwargs: dict | None = None, **conv_kwargs):
         super().__init__()
+        c_in = check_positive_int(c_in, "c_in", who="LieResNet")
+        check_positive_int(c_out, "c_out", who="LieResNet")
+        channels = check_positive_int(channels, "channels", who="LieResNet")
+        num_layers = check_positive_int(num_layers, "num_layers", who="LieResNet")
         self.action, self.c_in = action, c_in
         self.lift_kwargs = dict(lift_kwargs or {})
         self.embed = PointwiseLinear(c_in, channels)

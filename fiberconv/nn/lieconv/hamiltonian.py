@@ -50,7 +50,8 @@ class HamiltonianLieConv(nn.Module):
         1 otherwise (the stabilizer is trivial away from fixed points).
     pair_input : str or None
         The kernel input (see :class:`~fiberconv.nn.lieconv.LieConv`). ``None`` (default):
-        ``"smooth"`` where the action has a smooth pair input (``SO2Action``; length ``smooth_scale``, default 1), ``"embed"`` otherwise.
+        ``"smooth"`` where the action has a smooth pair input (``SO2Action``; length ``smooth_scale``, default 1),
+        ``"embed"`` otherwise.
         With SO(2)'s ``"embed"``, ``(cos w, sin w, |x_i|, |x_j|)`` is singular at the fixed point
         ``x = 0``: ``V_theta`` jumps across the origin and its force grows like ``1 / |x_i|`` near it,
         so RK4 loses ``L`` wherever a particle passes close to the origin; the smooth input keeps

@@ -29,7 +29,7 @@ The grid samples used by :class:`~fiberconv.nn.r3.conv.R3Conv` are produced by t
 :class:`R3KernelBasis` evaluates ``kd_to_kc`` of the ``K_D`` basis (:meth:`IrrepPairBasis.kd`) at the
 ``k^3`` offsets, once, at construction. The closed form (:meth:`IrrepPairBasis.__call__`) evaluates the
 same kernels at arbitrary points (they agree to ~1e-15).
-``tests/nn/test_r3_kernels.py`` checks that this equals ``kd_to_kc`` of :meth:`IrrepPairBasis.kd`,
+``tests/nn/r3/test_kernels.py`` checks that this equals ``kd_to_kc`` of :meth:`IrrepPairBasis.kd`,
 that it satisfies (K_C) at random continuous points, and that it spans the numerical null spaces of
 :func:`~fiberconv.nn.kernel_spaces.solve_kc_on_orbit` (per sphere) and
 :func:`~fiberconv.nn.kernel_spaces.solve_kd` (per radius).
@@ -64,7 +64,7 @@ from ...spaces.clebsch_gordan import real_clebsch_gordan
 from ...spaces.harmonics import real_sph_harm_xyz
 from ...spaces.homogeneous import EuclideanR3
 from ...spaces.representations import SO3Irrep
-from ...validation import check_int, check_nonnegative_int
+from ...validation import check_int, check_nonnegative_float, check_nonnegative_int, check_positive_float
 from ..kernel_spaces import kd_to_kc
 
 __all__ = ["r3_field_type", "check_r3_field_type", "kernel_offsets", "IrrepPairBasis", "R3KernelBasis"]
@@ -254,15 +254,13 @@ class R3KernelBasis:
         self.out_type = check_r3_field_type(out_type, "R3KernelBasis", "out_type")
         offsets = kernel_offsets(kernel_size)
         self.kernel_size = kernel_size
-        if not (isinstance(sigma, (int, float)) and sigma > 0):
-            raise ValueError(f"R3KernelBasis: sigma must be a positive number, got {sigma!r}")
+        sigma = check_positive_float(sigma, "sigma", who="R3KernelBasis")
         if radii is None:
             radii = [float(r) for r in range((kernel_size - 1) // 2 + 1)]
-        radii = [float(r) for r in radii]
-        if not radii or min(radii) < 0:
-            raise ValueError(f"R3KernelBasis: radii must be a non-empty list of non-negative numbers, got {radii!r}")
-        if not frequencies_per_radius >= 0:
-            raise ValueError(f"R3KernelBasis: frequencies_per_radius must be >= 0, got {frequencies_per_radius!r}")
+        radii = [check_nonnegative_float(r, "radii", who="R3KernelBasis") for r in radii]
+        if not radii:
+            raise ValueError("R3KernelBasis: radii must be a non-empty list of non-negative numbers, got []")
+        frequencies_per_radius = check_nonnegative_float(frequencies_per_radius, "frequencies_per_radius", who="R3KernelBasis")
         jmax = [int(math.floor(frequencies_per_radius * r + 1e-9)) for r in radii]
         if maximum_frequency is not None:
             check_nonnegative_int(maximum_frequency, "maximum_frequency", who="R3KernelBasis")
