@@ -24,7 +24,7 @@ def sphere_conv_dense(conv, f: torch.Tensor) -> torch.Tensor:
     x, y = conv.out_grid.xyz(dtype=torch.float64), conv.grid.xyz(dtype=torch.float64)
     i, j = torch.nonzero(torch.arccos((x @ y.T).clamp(-1, 1)) <= conv.radius + 1e-9, as_tuple=True)
     z, h = bundle.twist(x[i], y[j])
-    k = conv.basis.kappa_c(conv.weight.detach().double(), z) @ conv.in_type.rho(h)  # (pairs, C2, C1)
+    k = conv.basis.kappa_c(conv.kernel_weights().detach().double(), z) @ conv.in_type.rho(h)  # (pairs, C2, C1)
     contrib = (4 * torch.pi / conv.grid.npix) * torch.einsum("pij,bjp->bip", k, f.double()[:, :, j])
     out = torch.zeros(f.shape[0], conv.out_type.dim, x.shape[0], dtype=torch.float64).index_add(2, i, contrib)
     if conv.bias is not None:

@@ -5,9 +5,9 @@ r"""The networks of the wind example, built only from :mod:`fiberconv.nn` layers
   nonlinear branch (``SphereBlock -> SphereConv``). Equivariant under SO(3).
 * :class:`Downscaler` — vector -> vector: the nside-``n`` wind from the wind pooled to nside ``n / 4`` and
   unpooled back (:class:`Resolution`). A :class:`~fiberconv.nn.SphericalUNet` predicts the correction to
-  the upsampled input: ``y = x + s * c * UNet(x / s)`` with a fixed wind scale ``s`` and a fixed gain ``c``
-  (:meth:`Downscaler.calibrate`); after calibration the U-Net's head is zero, so training starts from the
-  input itself.
+  the upsampled input: ``y = x + s * UNet(x / s)`` with a fixed wind scale ``s`` (m/s). The U-Net's head
+  starts at zero, so training starts from the input itself; the layers' initialisation keeps the power
+  of their inputs, so no gain is calibrated.
 
   - ``equivariant=True``: the U-Net maps a tangent vector field (``sphere_field_type((1, 1))``) to one —
     the wind is treated as what it is, and the model is equivariant under all rotations (exactly under
@@ -36,7 +36,7 @@ from fiberconv.fields import sphere_field_type
 from fiberconv.nn import SphereBlock, SphereConv, SpherePool, SphereUnpool, SphericalUNet
 from fiberconv.spaces import HealpixGrid
 
-__all__ = ["WIND", "SCALARS2", "Resolution", "Downscaler", "VortDivNet", "count_parameters", "calibrate_gain"]
+__all__ = ["WIND", "SCALARS2", "Resolution", "Downscaler", "VortDivNet", "count_parameters"]
 
 #: one tangent vector field: the wind (v_theta, v_phi)
 WIND = sphere_field_type((1, 1))
@@ -46,32 +46,6 @@ SCALARS2 = sphere_field_type((0, 2))
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-@torch.no_grad()
-def calibrate_gain(output, module: nn.Module) -> float:
-    r"""``1 / rms(output())``, evaluated with ``module`` in training mode (batch norm with batch statistics, as
-    in training), its buffers (batch norm's running statistics) left as they were.
-
-    Why: :class:`~fiberconv.nn.SphereConv` integrates over its kernel disk with the quadrature weights
-    ``4 pi / N_pix``, so at initialisation its output is about ``(disk area) x (input)`` — ``~0.03`` of its
-    input at the default radius of 3 pixels, smaller still for derivative-like kernels (vector -> scalar).
-    Inside a network batch norm undoes that, but a last SphereConv (the regression head) would need weights
-    ``10 - 100`` times their initial size before its output reaches the targets' scale: many Adam steps. A
-    fixed gain, set once from the data, removes that wait. (A constant factor keeps every map equivariant.)
-    """
-    was = module.training
-    saved = [(b, b.detach().clone()) for b in module.buffers()]
-    module.train()
-    try:
-        rms = float(output().double().pow(2).mean().sqrt())
-    finally:
-        for b, v in saved:
-            b.copy_(v)
-        module.train(was)
-    if not rms > 0:
-        raise ValueError("calibrate_gain: the output is zero; calibrate before zeroing any weights")
-    return 1.0 / rms
 
 
 class Resolution(nn.Module):
@@ -131,7 +105,8 @@ class Downscaler(nn.Module):
             net_in = sphere_field_type((0, 3 if latitude else 2))
             net_out = SCALARS2
         self.net = SphericalUNet(net_in, net_out, grid, widths=widths, **conv_kwargs)
-        self.register_buffer("gain", torch.ones(()))
+        with torch.no_grad():  # training starts from y = x
+            self.net.head.weight.zero_()
         self.in_type = self.out_type = WIND
         self.grid = self.out_grid = grid
         self.register_buffer("coslat", grid.xyz(dtype=torch.float32)[:, 2].clone(), persistent=False)
@@ -145,19 +120,7 @@ class Downscaler(nn.Module):
         if self.latitude:
             lat = self.coslat.to(x.dtype).view(1, 1, -1).expand(x.shape[0], 1, -1)
             h = torch.cat([lat, h], dim=1)
-        return x + (self.scale * self.gain.to(x.dtype)) * self.net(h)
-
-    @torch.no_grad()
-    def calibrate(self, x: torch.Tensor) -> Downscaler:
-        """Set :attr:`gain` so that the U-Net with its random initial head gives corrections of rms one wind
-        scale on ``x``, then zero the head: training starts from ``y = x``, and an Adam step on the head
-        moves the output by ``O(lr)`` wind scales (see :func:`calibrate_gain`)."""
-        self.gain.fill_(1.0)
-        self.gain.fill_(calibrate_gain(lambda: (self(x) - x) / self.scale, self))
-        self.net.head.weight.zero_()
-        if self.net.head.bias is not None:
-            self.net.head.bias.zero_()
-        return self
+        return x + self.scale * self.net(h)
 
 
 class VortDivNet(nn.Module):
@@ -177,26 +140,14 @@ class VortDivNet(nn.Module):
         self.head = SphereConv(self.block.out_type, SCALARS2, grid)
         self.scale_in = float(scale_in)
         self.register_buffer("scale_out", torch.as_tensor(scale_out, dtype=torch.float32).view(1, 2, 1).clone())
-        self.register_buffer("gain", torch.ones(2))  # of the linear and of the nonlinear branch
         self.in_type, self.out_type = WIND, SCALARS2
         self.grid = self.out_grid = grid
         self.name = "equivariant SphereConv"
 
     def branches(self, x: torch.Tensor):
         h = x / self.scale_in
-        g = self.gain.to(x.dtype)
-        return g[0] * self.linear(h), g[1] * self.head(self.block(h))
+        return self.linear(h), self.head(self.block(h))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         a, b = self.branches(x)
         return (a + b) * self.scale_out.to(x.dtype)
-
-    @torch.no_grad()
-    def calibrate(self, x: torch.Tensor) -> VortDivNet:
-        """Set :attr:`gain` so that each branch's initial output on ``x`` has rms ``1 / sqrt(2)`` (in units of
-        ``scale_out``; see :func:`calibrate_gain`)."""
-        self.gain.fill_(1.0)
-        g0 = calibrate_gain(lambda: self.branches(x)[0], self) / 2**0.5
-        g1 = calibrate_gain(lambda: self.branches(x)[1], self) / 2**0.5
-        self.gain.copy_(torch.tensor([g0, g1]))
-        return self

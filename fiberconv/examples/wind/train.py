@@ -200,7 +200,6 @@ def run(args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     vd_model = VortDivNet(grid, args.vd_hidden_pair, scale_in=wind_scale, scale_out=vd_scale.tolist()).to(
         device=device, dtype=torch.float32)
-    vd_model.calibrate(fine_train[: 2 * args.vd_batch_size])
     vd_hist = train_model(vd_model, fine_train, vd_train, vd_scale.view(1, 2, 1).to(device), args.vd_epochs,
                           args.vd_batch_size, args.vd_lr, args.seed, log, "vorticity/divergence")
     vd_pred = predict(vd_model, fine_test, args.batch_size)
@@ -222,7 +221,7 @@ def run(args: argparse.Namespace) -> dict:
     for k, (name, equivariant, latitude) in enumerate(specs):
         torch.manual_seed(args.seed + 1 + k)
         model = Downscaler(grid, args.widths_list, equivariant=equivariant, latitude=latitude, scale=wind_scale)
-        model = model.to(device=device, dtype=torch.float32).calibrate(x_train[: 4 * args.batch_size])
+        model = model.to(device=device, dtype=torch.float32)
         hist = train_model(model, x_train, fine_train, torch.tensor(wind_scale, device=device), args.epochs,
                            args.batch_size, args.lr, args.seed + 1 + k, log, name)
         models[name] = model

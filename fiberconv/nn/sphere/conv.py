@@ -113,6 +113,8 @@ class SphereConv(nn.Module):
         self.in_type, self.out_type = in_type, out_type
         self.quadrature = quadrature
         self._build_geometry(dtype)
+        # the weights multiply unit-gain elements: sigma_e from init_std is a fixed scale, not an initial size
+        self.register_buffer("weight_scale", self.basis.init_std(self.grid.npix).to(dtype), persistent=False)
         self.weight = nn.Parameter(torch.empty(self.basis.dim, dtype=dtype))
         scalar_out = self.basis.out_groups.get(0)
         self.register_buffer("bias_index", scalar_out.reshape(-1) if scalar_out is not None else torch.zeros(0, dtype=torch.long),
@@ -124,14 +126,23 @@ class SphereConv(nn.Module):
 
     # -- construction: everything that depends only on the grid ---------------------------------------
     def reset_parameters(self) -> None:
-        """Draw the weights from ``N(0, sigma^2)`` with the power-preserving ``sigma`` of
-        :meth:`SphereKernelBasis.init_std` (per element; derived from the kernel, the same for every grid
-        and channel count), and zero the bias. Override it for another initialisation."""
-        std = self.basis.init_std(self.grid.npix).to(self.weight.dtype)
+        """Draw the weights from ``N(0, 1)`` and zero the bias.
+
+        The kernel's coefficients are ``weight * weight_scale`` (:meth:`kernel_weights`), with the
+        power-preserving per-element scale of :meth:`SphereKernelBasis.init_std`: at initialisation the
+        expected output power equals the input power (on white and smooth inputs, where the elements allow),
+        and every weight lives on the same scale, so an optimiser's step moves every element's gain by the
+        same relative amount (the derivative-like elements need scales ~10x those of the intertwiners).
+        Override it for another initialisation."""
         with torch.no_grad():
-            self.weight.copy_(torch.randn(self.weight.shape, dtype=self.weight.dtype) * std)
+            self.weight.normal_()
             if self.bias is not None:
                 self.bias.zero_()
+
+    def kernel_weights(self) -> torch.Tensor:
+        """The coefficients of the kernel in the basis of ``K_C`` (:attr:`basis`): ``weight * weight_scale``,
+        ``(basis.dim,)``; ``basis.kappa_c(conv.kernel_weights(), z)`` is the layer's kernel ``kappa(z)``."""
+        return self.weight * self.weight_scale.to(self.weight.dtype)
 
     def _build_geometry(self, dtype: torch.dtype):
         basis = self.basis
@@ -239,10 +250,11 @@ class SphereConv(nn.Module):
         basis = self.basis
         dtype = dtype or self.weight.dtype
         m = self.weight.new_zeros(self.out_type.dim, self.n_filters, self.in_type.dim, dtype=dtype)
+        coeffs = self.kernel_weights()
         for i, ((m2, m1, elems), off) in enumerate(zip(basis.type_pairs, basis.offsets)):
             og, ig = basis.out_groups[m2], basis.in_groups[m1]
             n_o, n_i = og.shape[0], ig.shape[0]
-            theta = self.weight[off : off + n_o * n_i * len(elems)].view(n_o, n_i, len(elems)).to(dtype)
+            theta = coeffs[off : off + n_o * n_i * len(elems)].view(n_o, n_i, len(elems)).to(dtype)
             pattern = getattr(self, f"pattern_{i}").to(dtype)
             block = torch.einsum("oie,eafb->oafib", theta, pattern)  # (n_o, d2, F, n_i, d1)
             rows = og.reshape(-1).to(m.device)

@@ -41,7 +41,7 @@ def test_matches_the_group_correlation_eq7():
     conv = make_conv(MIXED_IN, MIXED_OUT, grid, radius=0.9, n_rings=2, bias=False, quadrature=None)
     f = torch.randn(2, MIXED_IN.dim, grid.npix, dtype=torch.float64)
     sampling = FibredSampling(grid, MIXED_IN.bundle, 5)
-    kg = kc_to_kg(lambda z: conv.basis.kappa_c(conv.weight.detach(), z), MIXED_IN, MIXED_OUT)
+    kg = kc_to_kg(lambda z: conv.basis.kappa_c(conv.kernel_weights().detach(), z), MIXED_IN, MIXED_OUT)
     out = group_cross_correlation(kg, lift(MIXED_IN, f, sampling), sampling)
     assert mackey_defect(MIXED_OUT, out, sampling) < 1e-12
     ref = lift_inverse(MIXED_OUT, out, sampling)

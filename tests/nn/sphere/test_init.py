@@ -11,19 +11,18 @@ from fiberconv.testing import smooth_field
 
 
 def expected_power_ratios(conv, n=8):
-    """``E|out|^2 / |in|^2 = sum_b sigma_b^2 G_b``, ``G_b`` measured with one-hot weights, on white and smooth
-    inputs (not the gains the initialisation assumed: those are checked here)."""
+    """``E|out|^2 / |in|^2 = sum_b G_b`` for weights ``N(0, 1)``, ``G_b`` measured with one-hot weights (the
+    element scaled by its ``weight_scale``) on white and smooth inputs: not the gains the scales assumed."""
     ti, grid = conv.in_type, conv.grid
     fw = torch.randn(n, ti.dim, grid.npix, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     fs = smooth_field(ti, grid, batch=n)
-    var = conv.basis.init_std(grid.npix) ** 2
     ratios = torch.zeros(2, dtype=torch.float64)
     with torch.no_grad():
         for b in range(conv.basis.dim):
             conv.weight.zero_()
             conv.weight[b] = 1
             for k, f in enumerate((fw, fs)):
-                ratios[k] += var[b] * conv(f).pow(2).mean() / f.pow(2).mean()
+                ratios[k] += conv(f).pow(2).mean() / f.pow(2).mean()
     return ratios.tolist()
 
 
@@ -63,8 +62,9 @@ def test_initial_weights_follow_init_std_and_reset_parameters_redraws():
     grid = HealpixGrid(4)
     torch.manual_seed(0)
     conv = SphereConv(sphere_field_type((0, 16), (1, 16)), sphere_field_type((0, 16), (1, 16)), grid, dtype=torch.float64)
-    z = conv.weight.detach() / conv.basis.init_std(grid.npix)
+    z = conv.weight.detach()
     assert abs(float(z.std()) - 1) < 0.05 and abs(float(z.mean())) < 0.05
+    assert torch.equal(conv.kernel_weights().detach(), z * conv.basis.init_std(grid.npix))
     with torch.no_grad():
         conv.bias.fill_(1.0)
     before = conv.weight.detach().clone()
