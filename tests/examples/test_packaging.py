@@ -55,7 +55,8 @@ def test_pyproject_ships_the_data_and_the_console_scripts():
     for name in (f"data/{NAVY_WINDS}", "data/README.md"):
         assert any(fnmatch.fnmatch(name, g) for g in globs), (name, globs)
     scripts = meta["project"]["scripts"]
-    assert set(scripts) == {"fiberconv-wind", "fiberconv-springs", "fiberconv-mnist-points", "fiberconv-tetris"}
+    assert set(scripts) == {"fiberconv-wind", "fiberconv-springs", "fiberconv-mnist-points", "fiberconv-tetris",
+                            "fiberconv-spherical-digits"}
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func)), target

@@ -98,8 +98,11 @@ def test_baseline_is_not_equivariant_under_rotations_that_move_the_poles():
     f = bandlimited_field(eq.in_type, grid, 6, batch=2, seed=1)
     g = SO3.sample((), seed=3, dtype=torch.float64)
     err_eq, err_base = sphere_equivariance_error(eq, f, g), sphere_equivariance_error(base, f, g)
-    assert err_eq < 0.02, err_eq  # pooling inside the U-Net and the resampling: ~0.002 here
-    assert err_base > 10 * err_eq and err_base > 0.05, (err_eq, err_base)  # ~0.16 here
+    # ~0.028 here: the unpooling copies parents to children (content at the grid scale, where a kernel of
+    # three pixels cannot be rotation-exact), and the derivative-like elements now start at unit gain
+    # (with the old fan-in init they were 20x weaker and this was ~0.002); the baseline: ~0.16
+    assert err_eq < 0.04, err_eq
+    assert err_base > 4 * err_eq and err_base > 0.1, (err_eq, err_base)
     # exactly: the grid symmetry 180° about x turns the frames (the baseline fails), 90° about z does not
     assert sphere_equivariance_error(eq, f, grid_symmetry("x180")) < 1e-12
     assert sphere_equivariance_error(base, f, grid_symmetry("x180")) > 0.05
