@@ -55,6 +55,13 @@ from .quadrature import init_std
 __all__ = ["SphereConv", "default_radius"]
 
 
+@torch.compiler.assume_constant_result
+def _derived(geometry, m2s, m1, device, dtype):
+    """The geometry's derived operator, run eagerly even while ``torch.compile`` traces (its result, a
+    function of the grid only, enters the graph as a constant)."""
+    return geometry.operator(m2s, m1, device, dtype)
+
+
 class SphereConv(nn.Module):
     r"""Equivariant convolution between fields on a HEALPix grid (eq. 14).
 
@@ -169,7 +176,7 @@ class SphereConv(nn.Module):
         """The CSR arrays of the filter operator of input frequency ``m1`` and of its transpose
         (:meth:`SphereConvGeometry.operator`), derived for ``device`` and ``dtype`` (default: the weight's)."""
         device = self.weight.device if device is None else torch.device(device)
-        return self.geometry.operator(self.m2s, m1, device, dtype or self.weight.dtype)
+        return _derived(self.geometry, self.m2s, m1, device, dtype or self.weight.dtype)
 
     def mixing_matrix(self, dtype=None) -> torch.Tensor:
         """``(C_out, F, C_in)`` in the twisted input order: output = ``sum_{f, c} M[o, f, c] T[f, c]``."""

@@ -98,7 +98,8 @@ class SphericalClassifier(nn.Module):
         super().__init__()
         widths = _check_widths(widths, "SphericalClassifier")
         if grid.nside < 2 ** (len(widths) - 1):
-            raise ValueError(f"SphericalClassifier: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, got {grid.nside}")
+            raise ValueError(f"SphericalClassifier: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, "
+                             f"got {grid.nside}")
         self.in_type, self.grid = in_type, grid
         geometry, self.geometries = _level_geometries(conv_kwargs)
         conv_kwargs = _conv_kwargs(conv_kwargs)
