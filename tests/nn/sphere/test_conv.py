@@ -234,7 +234,9 @@ def _dense(conv, m1, device=None, dtype=None):
     """The filter operator of input frequency ``m1`` as a dense matrix (from its CSR arrays)."""
     crow, col, values = conv.operator(m1, device, dtype)[:3]
     n_cols = conv.grid.npix * (1 if m1 == 0 else 2)
-    return torch.sparse_csr_tensor(crow, col, values, (crow.numel() - 1, n_cols), check_invariants=True).to_dense()
+    rows = torch.repeat_interleave(torch.arange(crow.numel() - 1, device=crow.device), crow.diff().long())
+    dense = values.new_zeros(crow.numel() - 1, n_cols)
+    return dense.index_put_((rows, col.long()), values, accumulate=True)  # columns need not be sorted
 
 
 def test_dtype_and_device_factory_arguments(device):
