@@ -217,6 +217,8 @@ def worker(spec: dict) -> dict:
         return t.numel() * t.element_size()
 
     out["state_mb"] = sum(nbytes(t) for t in list(layer.buffers()) + list(layer.parameters())) / 2**20
+    if lib == "sphere":  # the compact geometry it keeps (the derived operators are a cache, reported apart)
+        out["state_mb"] += layer.geometry.nbytes()["state"] / 2**20
     out["peak_construct_mb"] = peak()
 
     if lib == "sphere":

@@ -93,7 +93,10 @@ class FieldType:
         """Check ``x`` is a floating tensor ``(batch, C, *points)`` of this type; return it.
 
         ``points``: the expected point dimensions (ints, names, or a final ``...``); ``where``: the grid.
+        Skipped while ``torch.compile`` traces (the compiled graph guards on the shapes it was traced with).
         """
+        if torch.compiler.is_compiling():
+            return x
         return check_tensor(x, name, ("batch", self.dim, *points), who=who,
                             context=f" for {self}" + (f" on {where}" if where else ""))
 

@@ -158,6 +158,13 @@ class HealpixGrid:
             return NotImplemented
         return (self._nside, self._nest) == (other._nside, other._nest)
 
+    def __reduce__(self):
+        """Pickled by its settings (immutable; the tables are rebuilt on loading)."""
+        return (HealpixGrid, (self._nside, self._nest))
+
+    def __deepcopy__(self, memo):
+        return self  # immutable
+
     def __hash__(self) -> int:
         return hash(("HealpixGrid", self._nside, self._nest))
 

@@ -10,9 +10,13 @@ r"""Ready-made spherical CNNs on HEALPix, built only from equivariant layers.
 Every model is a plain ``nn.Module``: its ``state_dict`` is the same in train and eval mode, it holds no
 hidden state, and it pickles. ``dtype`` and ``device`` are factory arguments as in ``torch.nn``: pass
 ``dtype=torch.float64`` for float64 accuracy (the convolutions' filter operators are formed in ``dtype``;
-``.double()`` on a float32 model keeps their float32 rounding). Hidden widths are given as
+``.double()`` on a float32 model derives float64 operators from the same float64 geometry). Hidden widths are given as
 ``(n_scalars, n_vectors)`` per level; vectors are ``m = 1`` fields (tangent vectors), gated by their own
 scalar gates.
+
+The models build one :class:`~fiberconv.nn.sphere.SphereConvGeometry` per ``nside`` level (from the
+``radius``, ``n_rings`` and ``quadrature`` in ``conv_kwargs``) and hand it to every convolution of that level,
+so the neighbourhoods, quadrature and derived filter operators exist once per level (``model.geometries``).
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from ...spaces.healpix import HealpixGrid
 from ...spaces.representations import SO2Irrep
 from ..nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling
 from .conv import SphereConv
+from .conv_geometry import SphereConvGeometry
 from .pool import SpherePool, SphereUnpool
 
 __all__ = ["SphereBlock", "SphericalClassifier", "SphericalUNet"]
@@ -38,6 +43,22 @@ def _check_widths(widths: Sequence[Width], who: str):
     if not widths or any(len(w) != 2 or min(w) < 0 or sum(w) == 0 for w in widths):
         raise ValueError(f"{who}: widths must be a non-empty list of (n_scalars, n_vectors) with a positive sum, got {widths}")
     return widths
+
+
+def _level_geometries(conv_kwargs: dict):
+    """``grid -> SphereConvGeometry`` for the geometry settings in ``conv_kwargs`` (built on first use)."""
+    settings = {k: conv_kwargs[k] for k in ("radius", "n_rings", "quadrature") if k in conv_kwargs}
+    cache: dict = {}
+
+    def get(grid):
+        if grid not in cache:
+            cache[grid] = SphereConvGeometry(grid, **settings)
+        return cache[grid]
+    return get, cache
+
+
+def _conv_kwargs(conv_kwargs: dict) -> dict:
+    return {k: v for k, v in conv_kwargs.items() if k not in ("radius", "n_rings", "quadrature")}
 
 
 class SphereBlock(nn.Module):
@@ -68,7 +89,8 @@ class SphericalClassifier(nn.Module):
     n_classes : int
     widths : ``(n_scalars, n_vectors)`` per level; a ``SpherePool`` halves ``nside`` between levels
     dtype, device : factory arguments, as in ``torch.nn`` (see the module docstring)
-    **conv_kwargs : passed to every :class:`SphereConv` (``radius``, ``n_rings``, ``bias``)
+    **conv_kwargs : passed to every :class:`SphereConv` (``radius``, ``n_rings``, ``quadrature`` through the
+        level's geometry; ``bias``, ``init``)
     """
 
     def __init__(self, in_type: FieldType, grid: HealpixGrid, n_classes: int, widths: Sequence[Width] = ((8, 4), (16, 8)),
@@ -79,12 +101,14 @@ class SphericalClassifier(nn.Module):
             raise ValueError(f"SphericalClassifier: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, "
                              f"got {grid.nside}")
         self.in_type, self.grid = in_type, grid
+        geometry, self.geometries = _level_geometries(conv_kwargs)
+        conv_kwargs = _conv_kwargs(conv_kwargs)
         layers, t, g = [], in_type, grid
         for i, (ns, nv) in enumerate(widths):
             if i > 0:
                 layers.append(SpherePool(t, g))
                 g = g.coarsen()
-            block = SphereBlock(t, g, ns, nv, dtype=dtype, **conv_kwargs)
+            block = SphereBlock(t, g, ns, nv, dtype=dtype, geometry=geometry(g), **conv_kwargs)
             layers.append(block)
             t = block.out_type
         self.features = nn.Sequential(*layers)
@@ -112,13 +136,15 @@ class SphericalUNet(nn.Module):
         if grid.nside < 2 ** (len(widths) - 1):
             raise ValueError(f"SphericalUNet: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, got {grid.nside}")
         self.in_type, self.out_type, self.grid, self.out_grid = in_type, out_type, grid, grid
+        geometry, self.geometries = _level_geometries(conv_kwargs)
+        conv_kwargs = _conv_kwargs(conv_kwargs)
         self.down, self.pools = nn.ModuleList(), nn.ModuleList()
         t, g, skips = in_type, grid, []
         for i, (ns, nv) in enumerate(widths):
             if i > 0:
                 self.pools.append(SpherePool(t, g))
                 g = g.coarsen()
-            block = SphereBlock(t, g, ns, nv, dtype=dtype, **conv_kwargs)
+            block = SphereBlock(t, g, ns, nv, dtype=dtype, geometry=geometry(g), **conv_kwargs)
             self.down.append(block)
             t = block.out_type
             skips.append((t, g))
@@ -127,10 +153,10 @@ class SphericalUNet(nn.Module):
             skip_type, g = skips[i]
             self.unpools.append(SphereUnpool(t, g))
             ns, nv = widths[i]
-            block = SphereBlock(t + skip_type, g, ns, nv, dtype=dtype, **conv_kwargs)
+            block = SphereBlock(t + skip_type, g, ns, nv, dtype=dtype, geometry=geometry(g), **conv_kwargs)
             self.up.append(block)
             t = block.out_type
-        self.head = SphereConv(t, out_type, grid, dtype=dtype, **conv_kwargs)
+        self.head = SphereConv(t, out_type, grid, dtype=dtype, geometry=geometry(grid), **conv_kwargs)
         self.to(dtype=self.head.weight.dtype, device=device)
 
     def forward(self, x):

@@ -130,7 +130,7 @@ def test_quadrature_integrates_low_degree_polynomials():
     rows, cols = mask.nonzero(as_tuple=True)[0], idx[mask]
     ca, sa, beta, ct, st = pair_frames(conv.in_type.bundle, x, x, rows, cols)
     quad = MomentQuadrature(conv.basis, conv.filter_index, rows, grid.npix, ca, sa, beta, ct, st, 3)
-    psi = _dense(conv.op_0).view(conv.n_filters, grid.npix, grid.npix)[:, rows, cols]  # (F, P)
+    psi = _dense(conv, 0).view(conv.n_filters, grid.npix, grid.npix)[:, rows, cols]  # (F, P)
     v = moment_polynomials(ca, sa, beta, conv.radius, 3)
     got = torch.zeros(conv.n_filters, grid.npix, v.shape[1], dtype=torch.float64).index_add_(1, rows, psi[:, :, None] * v)
     filters = [(j, [(1.0, m2, cs)] if not (m2 == 0 and cs == "s") else []) for j, m2, cs in quad.keys]
@@ -230,8 +230,13 @@ def test_closed_form_twist_angles_match_the_bundle():
     assert same_angle(torch.atan2(h[..., 1, 0], h[..., 0, 0]), tau)
 
 
-def _dense(op):
-    return op.to_dense() if op.layout == torch.sparse_csr else op
+def _dense(conv, m1, device=None, dtype=None):
+    """The filter operator of input frequency ``m1`` as a dense matrix (from its CSR arrays)."""
+    crow, col, values = conv.operator(m1, device, dtype)[:3]
+    n_cols = conv.grid.npix * (1 if m1 == 0 else 2)
+    rows = torch.repeat_interleave(torch.arange(crow.numel() - 1, device=crow.device), crow.diff().long())
+    dense = values.new_zeros(crow.numel() - 1, n_cols)
+    return dense.index_put_((rows, col.long()), values, accumulate=True)  # columns need not be sorted
 
 
 def test_dtype_and_device_factory_arguments(device):
@@ -247,8 +252,11 @@ def test_dtype_and_device_factory_arguments(device):
         if buf.is_floating_point():
             assert buf.dtype == torch.float32, name
             ref = dict(c64.named_buffers())[name]
-            a, b = _dense(buf).cpu().double(), _dense(ref)
-            assert (a - b).abs().max() <= 1e-6 * b.abs().max(), name
+            assert (buf.cpu().double() - ref).abs().max() <= 1e-6 * ref.abs().max(), name
+    for m1 in c32.basis.in_groups:  # the derived operators, on the layer's device and dtype
+        a, b = _dense(c32, m1), _dense(c64, m1)
+        assert a.dtype == torch.float32 and a.device.type == device.type
+        assert (a.cpu().double() - b).abs().max() <= 1e-6 * b.abs().max(), m1
     assert c32.weight.dtype == torch.float32 and c64.weight.dtype == torch.float64
     with torch.no_grad():
         c32.weight.copy_(c64.weight)
