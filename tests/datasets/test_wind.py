@@ -163,7 +163,8 @@ def test_decode_time():
     t = decode_time(np.array([0.0, 36.0]), "hour since 1980-01-14 14:00:00")
     assert [str(x) for x in t] == ["1980-01-14T14:00:00", "1980-01-16T02:00:00"]
     assert decode_time(np.array([1.0]), "days since 1970-01-01 00:00:0.0")[0] == np.datetime64("1970-01-02")
-    assert decode_time(np.array([1.0, 7.0]), "month").dtype == np.float64  # not decodable: raw values
+    with pytest.warns(UserWarning, match="raw numbers"):  # not decodable: raw values, and a warning that says so
+        assert decode_time(np.array([1.0, 7.0]), "month").dtype == np.float64
 
 
 # ------------------------------------------------------------------------------------------------

@@ -84,5 +84,7 @@ def test_no_sys_path_hacks():
 ])
 def test_missing_optional_dependency_names_the_extra(monkeypatch, module, call, extra):
     monkeypatch.setitem(sys.modules, module, None)  # `import module` now raises ImportError
+    for name in [n for n in sys.modules if n.startswith(module + ".")]:  # submodules imported by earlier tests
+        monkeypatch.setitem(sys.modules, name, None)
     with pytest.raises(ImportError, match=re.escape(extra)):
         call()

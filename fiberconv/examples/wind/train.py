@@ -33,10 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fiberconv.datasets.wind import WindDataset, load
+from fiberconv.datasets.wind import WindDataError, WindDataset, load
 from fiberconv.fields import InducedRepresentation
 from fiberconv.nn import SpherePool
 from fiberconv.spaces import HealpixGrid
+from fiberconv.validation import check_loss, check_output_dir, check_parameters
 
 from .cli import DEFAULTS, TINY, Log, build_parser, resolve, resolve_device
 from .evaluate import (
@@ -69,12 +70,19 @@ POLAR_DEGREES = 20.0  # the "polar caps" of the table: within 20 degrees of the 
 # data
 # ------------------------------------------------------------------------------------------------
 def load_wind(args) -> WindDataset:
-    if not args.data:
-        return load()
+    """The data of ``--data`` (default: the committed Navy winds); SystemExit with one line naming the file and
+    what was expected when it cannot be read."""
     kwargs = {}
-    if not (len(args.data) == 1 and str(args.data[0]).endswith(".npz")):
+    if args.data and not (len(args.data) == 1 and str(args.data[0]).endswith(".npz")):
         kwargs = dict(nside=max(args.nside, 1), u_name=args.u_name, v_name=args.v_name)
-    return load(*args.data, **kwargs)
+    try:
+        return load(*(args.data or ()), **kwargs)
+    except (WindDataError, OSError, ImportError) as e:
+        raise SystemExit(f"--data: {e}") from e
+
+
+def _exit(message: str):
+    raise SystemExit(message)
 
 
 def to_nside(wind: torch.Tensor, grid: HealpixGrid, nside: int) -> tuple[torch.Tensor, HealpixGrid]:
@@ -118,9 +126,11 @@ def _months(ds: WindDataset, idx) -> str:
 # training
 # ------------------------------------------------------------------------------------------------
 def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, scale: torch.Tensor,
-                epochs: int, batch_size: int, lr: float, seed: int, log: Log, label: str) -> list[float]:
+                epochs: int, batch_size: int, lr: float, seed: int, log: Log, label: str,
+                lr_flag: str = "--lr") -> list[float]:
     """Adam with cosine decay on ``mean(((model(x) - y) / scale)^2)``; ``scale`` broadcasts over ``(B, C, N)``.
-    Returns the mean loss per epoch."""
+    Returns the mean loss per epoch. A loss that is no longer finite stops the run (SystemExit): the training
+    diverged, and ``lr_flag`` is the option to lower."""
     n = inputs.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     total = max(epochs * steps_per_epoch, 1)
@@ -136,6 +146,8 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
         for b in range(steps_per_epoch):
             idx = perm[b * batch_size : (b + 1) * batch_size]
             loss = (((model(inputs[idx]) - targets[idx]) / scale) ** 2).mean()
+            check_loss(loss, f"training of the {label} model (epoch {epoch + 1}, step {b + 1})",
+                       f"try a smaller {lr_flag} (now {lr:g})")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -145,6 +157,7 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
         history.append(run_loss / n)
         bar.epoch_end(f"epoch {epoch + 1}/{epochs} loss {history[-1]:.4f}")
     bar.close()
+    check_parameters(model, f"training of the {label} model", f"try a smaller {lr_flag} (now {lr:g})")
     model.eval()
     return history
 
@@ -163,10 +176,10 @@ def run(args: argparse.Namespace) -> dict:
             require_matplotlib()
         except ImportError as e:
             raise SystemExit(f"{e}; or pass --no-plots") from e
+    check_output_dir(args.out, _exit)
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
 
     # ---- data --------------------------------------------------------------------------------------
@@ -201,7 +214,7 @@ def run(args: argparse.Namespace) -> dict:
     vd_model = VortDivNet(grid, args.vd_hidden_pair, scale_in=wind_scale, scale_out=vd_scale.tolist()).to(
         device=device, dtype=torch.float32)
     vd_hist = train_model(vd_model, fine_train, vd_train, vd_scale.view(1, 2, 1).to(device), args.vd_epochs,
-                          args.vd_batch_size, args.vd_lr, args.seed, log, "vorticity/divergence")
+                          args.vd_batch_size, args.vd_lr, args.seed, log, "vorticity/divergence", "--vd-lr")
     vd_pred = predict(vd_model, fine_test, args.batch_size)
     sym = grid_symmetry("x180", device=device)
     pi_wind = make_pi(grid)
