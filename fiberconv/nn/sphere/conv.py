@@ -212,6 +212,8 @@ class SphereConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         B, n_out, F = x.shape[0], self.out_grid.npix, self.n_filters
+        if B == 0:  # an empty batch gives an empty batch (the products below cannot infer their shapes)
+            return x.new_zeros(0, self.out_type.dim, n_out)
         # (N_in, B, C) in the twisted order; a SphereConv's output is stored this way, so a stack of
         # layers passes its features on without a transpose
         xt = x.permute(2, 0, 1)[..., self.in_perm]

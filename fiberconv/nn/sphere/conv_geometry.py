@@ -93,6 +93,11 @@ class SphereConvGeometry:
             raise ValueError(f"SphereConv: stride {stride} is larger than the input nside {grid.nside}")
         self.grid, self.stride, self.n_rings, self.quadrature = grid, stride, n_rings, quadrature
         self.radius = check_positive_float(radius, "radius", who="SphereConv") if radius is not None else default_radius(grid)
+        spacing = default_radius(grid, 1.0)
+        if self.radius < spacing:
+            raise ValueError(f"SphereConv: radius {self.radius:.4g} rad is below the pixel spacing {spacing:.4g} rad of "
+                             f"{grid!r}: the kernel would see at most its centre pixel; use radius >= {spacing:.4g} "
+                             f"(default: 3 spacings, {3 * spacing:.4g})")
         scalar = sphere_field_type((0, 1))
         self.basis = SphereKernelBasis(scalar, scalar, self.radius, n_rings)  # its radial part
         self.out_grid = HealpixGrid(grid.nside // stride, nest=grid.nest)

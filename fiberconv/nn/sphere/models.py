@@ -28,6 +28,7 @@ from torch import nn
 from ...fields import FieldType
 from ...spaces.healpix import HealpixGrid
 from ...spaces.representations import SO2Irrep
+from ...validation import check_positive_int
 from ..nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling
 from .conv import SphereConv
 from .conv_geometry import SphereConvGeometry
@@ -90,12 +91,13 @@ class SphericalClassifier(nn.Module):
     widths : ``(n_scalars, n_vectors)`` per level; a ``SpherePool`` halves ``nside`` between levels
     dtype, device : factory arguments, as in ``torch.nn`` (see the module docstring)
     **conv_kwargs : passed to every :class:`SphereConv` (``radius``, ``n_rings``, ``quadrature`` through the
-        level's geometry; ``bias``, ``init``)
+        level's geometry; ``bias``)
     """
 
     def __init__(self, in_type: FieldType, grid: HealpixGrid, n_classes: int, widths: Sequence[Width] = ((8, 4), (16, 8)),
                  dtype: torch.dtype | None = None, device=None, **conv_kwargs):
         super().__init__()
+        check_positive_int(n_classes, "n_classes", who="SphericalClassifier")
         widths = _check_widths(widths, "SphericalClassifier")
         if grid.nside < 2 ** (len(widths) - 1):
             raise ValueError(f"SphericalClassifier: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, "

@@ -1,6 +1,8 @@
 """SphereConv (eq. 14): against eq. (14) and eq. (7) computed directly, exact equivariance under the grid
 symmetries, bounded equivariance error under random rotations falling with resolution, gradients, errors."""
 
+import math
+
 import pytest
 import torch
 
@@ -266,3 +268,26 @@ def test_dtype_and_device_factory_arguments(device):
     assert (out - ref).abs().max() / ref.abs().max() < 1e-5
     with pytest.raises(TypeError, match="floating torch.dtype"):
         SphereConv(MIXED_IN, MIXED_OUT, grid, dtype=torch.int64)
+
+
+def test_empty_batches_and_kernels_smaller_than_a_pixel():
+    """A batch of size 0 gives an empty batch (layer and U-Net); a radius below the pixel spacing is refused
+    with the spacing named (it once gave an unpacking error, or outputs growing like 1 / r^2)."""
+    from fiberconv.nn import SphericalClassifier, SphericalUNet
+
+    grid = HealpixGrid(8)
+    conv = SphereConv(MIXED_IN, MIXED_OUT, grid)
+    assert conv(torch.zeros(0, MIXED_IN.dim, grid.npix)).shape == (0, MIXED_OUT.dim, grid.npix)
+    v = sphere_field_type((1, 1))
+    unet = SphericalUNet(v, v, grid, widths=((2, 1), (2, 1)))
+    assert unet(torch.zeros(0, 2, grid.npix)).shape == (0, 2, grid.npix)
+    for radius, stride in ((1e-4, 2), (1e-3, 1), (0.05, 2)):
+        with pytest.raises(ValueError, match=r"below the pixel spacing 0\.1279 rad .* use radius >= 0\.1279"):
+            SphereConv(MIXED_IN, MIXED_OUT, grid, radius=radius, stride=stride)
+    spacing = math.sqrt(4 * math.pi / grid.npix)
+    for stride in (1, 2):  # one spacing is enough for every output point to see an input pixel
+        conv = SphereConv(MIXED_IN, MIXED_OUT, grid, radius=spacing, stride=stride, dtype=torch.float64)
+        x = torch.randn(2, MIXED_IN.dim, grid.npix, dtype=torch.float64)
+        assert float(conv(x).abs().max()) < 10 * float(x.abs().max())
+    with pytest.raises(ValueError, match="n_classes must be a positive int, got -1"):
+        SphericalClassifier(sphere_field_type((0, 1)), grid, n_classes=-1)
