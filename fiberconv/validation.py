@@ -35,7 +35,7 @@ __all__ = [
     "ArgumentTypeError", "check_int", "check_positive_int", "check_nonnegative_int", "check_float",
     "check_positive_float", "check_nonnegative_float", "check_tensor", "check_floating", "check_matches",
     "check_finite", "format_shape", "check_dtype", "check_shape_arg", "element_tolerance", "check_orthogonal",
-    "as_native_array", "broadcast",
+    "as_native_array", "broadcast", "EquivarianceWarning",
 ]
 
 # one named or fixed dimension of an expected shape: an int (must match), a str (any size, named in
@@ -45,6 +45,13 @@ Dim = int | str | type(Ellipsis)
 
 class ArgumentTypeError(TypeError, ValueError):
     """An argument of the wrong type. Also a ``ValueError``: callers catching either keep working."""
+
+
+class EquivarianceWarning(UserWarning):
+    """A layer is called where a documented condition of its exact equivariance fails (checked from
+    shapes only, e.g. a strided window that does not tile the grid symmetrically); the result is
+    correct as a computation but not equivariant. Turn it into an error with
+    ``warnings.simplefilter("error", EquivarianceWarning)``."""
 
 
 def _prefix(who: str | None) -> str:

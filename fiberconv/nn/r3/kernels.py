@@ -64,7 +64,7 @@ from ...spaces.clebsch_gordan import real_clebsch_gordan
 from ...spaces.harmonics import real_sph_harm_xyz
 from ...spaces.homogeneous import EuclideanR3
 from ...spaces.representations import SO3Irrep
-from ...validation import check_int, check_nonnegative_float, check_nonnegative_int, check_positive_float
+from ...validation import check_dtype, check_int, check_nonnegative_float, check_nonnegative_int, check_positive_float
 from ..kernel_spaces import kd_to_kc
 
 __all__ = ["r3_field_type", "check_r3_field_type", "kernel_offsets", "IrrepPairBasis", "R3KernelBasis"]
@@ -270,7 +270,7 @@ class R3KernelBasis:
         if window is not None and not (len(window) == 2 and 0 <= window[0] < window[1]):
             raise ValueError(f"R3KernelBasis: window must be 'auto', None or (a, b) with 0 <= a < b, got {window!r}")
         self.radii, self.sigma, self.max_frequencies, self.window = radii, float(sigma), jmax, window
-        dtype = dtype or torch.get_default_dtype()
+        dtype = check_dtype(dtype, who="R3KernelBasis")
 
         self.in_groups, self.out_groups = _group_by_degree(in_type), _group_by_degree(out_type)
         self.pairs: list[tuple[int, int, IrrepPairBasis]] = [  # (l_out, l_in, basis), l_out major
