@@ -38,6 +38,7 @@ take ``dtype`` (default float64) and ``device`` (default CPU).
 from __future__ import annotations
 
 import math
+import os
 
 import healpy as hp
 import numpy as np
@@ -54,10 +55,40 @@ _TIE_TOL = 1e-10
 _SYM_TOL = 1e-9
 
 
+#: the largest nside (HEALPix's own limit is 2**29; beyond 2**13 the tables alone take > 60 GB)
+MAX_NSIDE = 2**13
+#: bytes per pixel of a grid's tables, peak during construction (measured: about 90 in RING order)
+_BYTES_PER_PIXEL = 120
+
+
+def _available_memory() -> int | None:
+    """Available physical memory in bytes (Linux ``MemAvailable``, else free pages), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _check_nside(nside) -> int:
     nside = check_int(nside, "nside", who="HealpixGrid")
     if nside < 1 or nside & (nside - 1):
         raise ValueError(f"HealpixGrid: nside must be a positive power of two, got {nside}")
+    need = 12 * nside**2 * _BYTES_PER_PIXEL
+    if nside > MAX_NSIDE:
+        raise ValueError(f"HealpixGrid: nside must be at most {MAX_NSIDE} (2**13), got {nside}: its tables "
+                         f"(12 nside^2 = {12 * nside**2:.3g} pixels) would take about {need / 2**30:.3g} GiB")
+    avail = _available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError(f"HealpixGrid: nside = {nside} needs about {need / 2**30:.3g} GiB for its tables "
+                          f"(12 nside^2 = {12 * nside**2:.3g} pixels, ~{_BYTES_PER_PIXEL} bytes each) but only "
+                          f"{avail / 2**30:.3g} GiB are available; use a smaller nside")
     return nside
 
 
