@@ -54,3 +54,18 @@ def test_project_to_sphere_accepts_big_endian_rotations_and_checks_them():
     assert torch.equal(same, project_to_sphere(images, points, rotations=torch.eye(3, dtype=torch.float64)))
     with pytest.raises(ValueError, match="project_to_sphere: rotations must hold SO"):
         project_to_sphere(images, points, rotations=-np.eye(3))
+
+
+def test_field_type_entries_get_clear_errors():
+    from fiberconv.fields import sphere_field_type
+    from fiberconv.nn import r3_field_type
+
+    with pytest.raises(ValueError, match=r"total multiplicity 0 .*did you mean \(0, 3\)\?"):
+        sphere_field_type((3, 0))
+    with pytest.raises(TypeError, match=r"each entry must be a pair \(frequency m, multiplicity\).* got int 3"):
+        sphere_field_type(3)
+    with pytest.raises(TypeError, match=r"pair \(degree l, multiplicity\)"):
+        r3_field_type(2)
+    with pytest.raises(ValueError, match="multiplicity must be a non-negative int, got -1"):
+        r3_field_type((0, -1))
+    assert sphere_field_type((0, 2), (1, 0), (1, 1)).dim == 4

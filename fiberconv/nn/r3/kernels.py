@@ -60,6 +60,7 @@ import torch
 
 from ...bundles import r3_bundle
 from ...fields import FieldType
+from ...fields.field_type import check_field_entries
 from ...spaces.clebsch_gordan import real_clebsch_gordan
 from ...spaces.harmonics import real_sph_harm_xyz
 from ...spaces.homogeneous import EuclideanR3
@@ -76,10 +77,8 @@ def r3_field_type(*entries: tuple[int, int]) -> FieldType:
     ``r3_field_type((0, 4), (1, 4), (2, 4))``: 4 scalars, 4 vectors, 4 rank-2 traceless symmetric
     tensors (36 channels).
     """
-    for e in entries:
-        if not (isinstance(e, tuple) and len(e) == 2):
-            raise ValueError(f"r3_field_type: expected (l, multiplicity) pairs, got {e!r}")
-    return FieldType(r3_bundle(), [(SO3Irrep(l), n) for l, n in entries])
+    pairs = check_field_entries(entries, "r3_field_type", "degree l", "r3_field_type((0, 4), (1, 4))")
+    return FieldType(r3_bundle(), [(SO3Irrep(l), n) for l, n in pairs])
 
 
 def check_r3_field_type(ft, who: str, name: str = "field type") -> FieldType:
