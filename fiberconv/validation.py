@@ -14,6 +14,10 @@ NaN / Inf policy
 * Where a NaN would *not* propagate honestly — padding points of a LieConv cloud, where
   ``NaN * 0 = NaN`` would poison every output — padding is masked with ``torch.where``, never by
   multiplying with a 0/1 mask, so values at masked points never reach any output.
+* **Group elements** given to a function that assumes them (``SO3.log``, ``wigner_D``, induced
+  representations, equivariance checkers) are checked once per call by the group's
+  ``check_element`` (:func:`check_orthogonal`): one reduction and one device synchronisation, to the
+  tolerance :func:`element_tolerance` of their dtype. Layer forward passes never do this.
 * **Data entry points** that are not forward passes check that values are finite: numeric
   constructor arguments (radius, lmax, nside, ...), loaders and regridding. Call
   :func:`check_finite` yourself to check a tensor before it enters a network.
@@ -31,8 +35,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -40,8 +43,8 @@ import torch
 __all__ = [
     "ArgumentTypeError", "check_int", "check_positive_int", "check_nonnegative_int", "check_float",
     "check_positive_float", "check_nonnegative_float", "check_tensor", "check_floating", "check_matches",
-    "check_finite", "format_shape", "option_flag", "check_options", "check_output_dir", "check_input_files",
-    "check_loss", "check_parameters",
+    "check_finite", "format_shape", "check_dtype", "check_shape_arg", "element_tolerance", "check_orthogonal",
+    "as_native_array", "broadcast", "EquivarianceWarning",
 ]
 
 # one named or fixed dimension of an expected shape: an int (must match), a str (any size, named in
@@ -51,6 +54,13 @@ Dim = int | str | type(Ellipsis)
 
 class ArgumentTypeError(TypeError, ValueError):
     """An argument of the wrong type. Also a ``ValueError``: callers catching either keep working."""
+
+
+class EquivarianceWarning(UserWarning):
+    """A layer is called where a documented condition of its exact equivariance fails (checked from
+    shapes only, e.g. a strided window that does not tile the grid symmetrically); the result is
+    correct as a computation but not equivariant. Turn it into an error with
+    ``warnings.simplefilter("error", EquivarianceWarning)``."""
 
 
 def _prefix(who: str | None) -> str:
@@ -209,78 +219,107 @@ def check_finite(x, what: str = "input", *, who: str | None = None):
     return x
 
 
-# -- command-line options ----------------------------------------------------------------------------
-def option_flag(dest: str) -> str:
-    """``"--batch-per-class"`` from the argparse destination ``"batch_per_class"``."""
-    return "--" + dest.replace("_", "-")
+# -- dtypes, shape arguments, arrays ------------------------------------------------------------------
+def check_dtype(dtype, name: str = "dtype", *, floating: bool = True, who: str | None = None,
+                default: torch.dtype | None = None) -> torch.dtype:
+    """Return ``dtype`` (``default`` if None, else ``torch.get_default_dtype()``) if it is a
+    ``torch.dtype``, floating-point where ``floating`` (outputs that are real numbers: coordinates,
+    weights, parameters); else raise naming what was expected."""
+    if dtype is None:
+        return torch.get_default_dtype() if default is None else default
+    if not isinstance(dtype, torch.dtype):
+        raise ArgumentTypeError(f"{_prefix(who)}{name} must be a torch.dtype, got {type(dtype).__name__} {dtype!r}")
+    if floating and not dtype.is_floating_point:
+        raise TypeError(f"{_prefix(who)}{name} must be a floating-point dtype (torch.float32 or torch.float64): "
+                        f"the values are real numbers, got {dtype}")
+    return dtype
 
 
-def check_options(args, error: Callable[[str], object], *, positive: Iterable[str] = (),
-                  nonnegative: Iterable[str] = (), positive_float: Iterable[str] = (),
-                  nonnegative_float: Iterable[str] = ()) -> None:
-    """Check the numeric options of an argparse ``Namespace`` by destination name; options that are ``None``
-    (unset) are skipped. ``error`` is ``parser.error`` (usage, the message, exit status 2) or any callable that
-    raises. Messages name the flag: ``"--steps must be a positive int, got 0"``. Floats must be finite (not
-    NaN, not infinite)."""
-    checks = [(positive, check_positive_int), (nonnegative, check_nonnegative_int),
-              (positive_float, check_positive_float), (nonnegative_float, check_nonnegative_float)]
-    for dests, check in checks:
-        for dest in dests:
-            value = getattr(args, dest)
-            values = value if isinstance(value, (list, tuple)) else [value]
-            for v in values:
-                if v is None:
-                    continue
-                try:
-                    check(v, option_flag(dest))
-                except ValueError as e:  # ArgumentTypeError is a ValueError too
-                    error(str(e))
-                    raise SystemExit(2) from e  # in case ``error`` returned
-
-
-def check_output_dir(path, error: Callable[[str], object], option: str = "--out") -> None:
-    """Create the output folder ``path`` now (before the long work), or ``error("--out PATH: ...")`` when it
-    cannot be: a file of that name exists, no permission, ..."""
+def check_shape_arg(shape, name: str = "batch_shape", *, who: str | None = None) -> tuple:
+    """A shape argument (an int or a sequence of ints ``>= 0``) as a tuple; else raise."""
+    dims = (shape,) if isinstance(shape, numbers.Integral) and not isinstance(shape, bool) else shape
     try:
-        os.makedirs(path, exist_ok=True)
-    except OSError as e:
-        error(f"{option} {path}: cannot create the output folder ({e.strerror or e})")
-        raise SystemExit(2) from e
-    if not os.access(path, os.W_OK):
-        error(f"{option} {path}: the output folder is not writable")
-        raise SystemExit(2)
+        dims = tuple(dims)
+    except TypeError:
+        raise ArgumentTypeError(f"{_prefix(who)}{name} must be an int or a sequence of non-negative ints, "
+                                f"got {type(shape).__name__} {shape!r}") from None
+    for d in dims:
+        if isinstance(d, (bool, np.bool_)) or not isinstance(d, numbers.Integral) or d < 0:
+            raise ValueError(f"{_prefix(who)}{name} must be an int or a sequence of non-negative ints, got {shape!r}")
+    return tuple(int(d) for d in dims)
 
 
-def check_input_files(paths: Iterable, error: Callable[[str], object], option: str, what: str = "file") -> None:
-    """``error("--data PATH: no such file")`` unless every path is an existing, readable file."""
-    for path in paths:
-        if not os.path.isfile(path):
-            kind = "is a folder, expected a " + what if os.path.isdir(path) else f"no such {what}"
-            error(f"{option} {path}: {kind}")
-            raise SystemExit(2)
-        if not os.access(path, os.R_OK):
-            error(f"{option} {path}: not readable")
-            raise SystemExit(2)
+#: absolute tolerance on the entries of ``g g^T - I`` (and on exact parts such as a bottom row) per dtype
+_ELEMENT_TOL = {torch.float64: 1e-10, torch.float32: 1e-5, torch.float16: 1e-2, torch.bfloat16: 1e-2}
 
 
-def check_loss(loss, what: str = "training", hint: str = "try a smaller --lr") -> float:
-    """Return the loss as a ``float``; raise ``SystemExit`` with ``"<what> diverged: the loss is nan ...; <hint>"``
-    when it is NaN or infinite. For the training loops of command-line tools: the inputs were checked when
-    they were read, so a non-finite loss means the optimisation diverged (typically a learning rate too
-    large), not that the data is bad."""
-    value = float(loss.detach() if isinstance(loss, torch.Tensor) else loss)
-    if not math.isfinite(value):
-        raise SystemExit(f"{what} diverged: the loss is {value}; {hint}")
-    return value
+def element_tolerance(dtype: torch.dtype) -> float:
+    """The library's one tolerance for "is this a group element / a grid symmetry up to rounding" in
+    ``dtype``: ``1e-10`` (float64), ``1e-5`` (float32), ``1e-2`` (half precision). Entries of
+    rotations are at most 1, so it is a relative tolerance too."""
+    return _ELEMENT_TOL.get(dtype, 1e-5)
 
 
-def check_parameters(model: torch.nn.Module, what: str = "training", hint: str = "try a smaller --lr") -> None:
-    """SystemExit ``"<what> diverged: ..."`` when a parameter or floating buffer (e.g. batch-norm running
-    statistics) of ``model`` is NaN or infinite: for the end of a training loop, where the last optimiser step
-    can leave non-finite weights behind a finite loss, or overflowing features non-finite running statistics."""
-    named = list(model.named_parameters()) + [(n, b) for n, b in model.named_buffers()
-                                              if b.is_floating_point() and b.layout == torch.strided]
-    bad = [name for name, p in named if not bool(torch.isfinite(p.detach()).all())]
+def check_orthogonal(R: torch.Tensor, name: str = "g", *, det: bool = True, what: str = "rotation matrices",
+                     extra: torch.Tensor | None = None, extra_what: str = "", who: str | None = None) -> torch.Tensor:
+    """Raise ``ValueError`` unless every ``R (..., n, n)`` is orthogonal (``|R R^T - I| <= tol``) with
+    ``det R = +1`` (if ``det``), ``tol = element_tolerance(R.dtype)``; return ``R``.
+
+    ``extra`` (optional, any shape) holds further deviations that must be ``<= tol`` in absolute value
+    (e.g. a homogeneous matrix's bottom row minus ``(0, ..., 0, 1)``), described by ``extra_what``.
+    Reads the values: one reduction and one device synchronisation per call (not for forward passes).
+    """
+    if R.numel() == 0:
+        return R
+    tol = element_tolerance(R.dtype)
+    n = R.shape[-1]
+    with torch.no_grad():
+        Rd = R.detach()
+        eye = torch.eye(n, dtype=R.dtype, device=R.device)
+        parts = [(Rd @ Rd.transpose(-1, -2) - eye).abs().amax()]
+        if det:
+            parts.append((torch.linalg.det(Rd.double() if R.dtype in (torch.float16, torch.bfloat16) else Rd)
+                          .to(R.dtype) - 1).abs().amax())
+        if extra is not None and extra.numel():
+            parts.append(extra.detach().abs().amax().to(R.dtype))
+        errs = torch.stack(parts).tolist()  # the one synchronisation
+    bad = [e for e in errs if not e <= tol]  # NaN fails too
     if bad:
-        raise SystemExit(f"{what} diverged: non-finite weights or statistics in {', '.join(bad[:3])}"
-                         f"{' and more' if len(bad) > 3 else ''}; {hint}")
+        msg = f"|{name} {name}^T - I| = {errs[0]:.3g}"
+        if det:
+            msg += f", |det {name} - 1| = {errs[1]:.3g}"
+        if extra is not None and extra.numel():
+            msg += f", {extra_what} off by {errs[-1]:.3g}"
+        hint = ("; a rotation computed in lower precision can be re-orthogonalised (U V^T from torch.linalg.svd)"
+                if max(errs) < 1e-3 else "")
+        raise ValueError(f"{_prefix(who)}{name} must hold {what} (orthogonal{', det = +1' if det else ''}, to "
+                         f"{tol:g} in {R.dtype}), got {msg}{hint}")
+    return R
+
+
+def as_native_array(a, name: str = "array", *, who: str | None = None) -> np.ndarray:
+    """``a`` (a numpy array, a masked array, a list, ...) as a numpy array in native byte order, ready for
+    ``torch.from_numpy`` (which refuses non-native byte orders, e.g. the big-endian arrays of FITS files
+    that ``healpy.read_map`` returns). Masked entries become NaN for floating arrays."""
+    if isinstance(a, np.ma.MaskedArray):
+        a = a.filled(np.nan) if np.issubdtype(a.dtype, np.floating) else a.filled()
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise ArgumentTypeError(f"{_prefix(who)}{name} must be array-like, got {type(a).__name__}: {e}") from None
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    if arr.dtype == object:
+        raise ArgumentTypeError(f"{_prefix(who)}{name} must be a numeric array, got an object array")
+    return arr
+
+
+def broadcast(tensors: Sequence[torch.Tensor], names: Sequence[str], *, who: str | None = None) -> tuple:
+    """``torch.broadcast_tensors(*tensors)``, raising ``ValueError`` that names the arguments and their
+    shapes where they do not broadcast together. Metadata only."""
+    try:
+        return tuple(torch.broadcast_tensors(*tensors))
+    except RuntimeError:
+        shapes = ", ".join(f"{n} {tuple(t.shape)}" for n, t in zip(names, tensors))
+        raise ValueError(f"{_prefix(who)}{', '.join(names)} must have shapes that broadcast together, "
+                         f"got {shapes}") from None

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from ..spaces import SO3
+from ..validation import as_native_array
 
 __all__ = ["load_digits", "train_test_split", "sphere_to_plane", "project_to_sphere", "bandlimited_coefficients",
            "latlon_points", "random_rotations", "HALF_WIDTH", "EPSILON"]
@@ -98,7 +99,10 @@ def project_to_sphere(images: torch.Tensor, points: torch.Tensor, rotations: tor
     x = _check_points(points)
     B = images.shape[0]
     if rotations is not None:
-        R = torch.as_tensor(rotations, dtype=torch.float64)
+        R = rotations if isinstance(rotations, torch.Tensor) else torch.from_numpy(
+            as_native_array(rotations, "rotations", who="project_to_sphere").astype(np.float64))
+        R = R if R.is_floating_point() else R.double()
+        R = SO3.check_element(R, "rotations", who="project_to_sphere").double()  # to its dtype's tolerance
         if R.shape == (3, 3):
             R = R.expand(B, 3, 3)
         if R.shape != (B, 3, 3):

@@ -23,7 +23,7 @@ import torch
 
 from ..bundles import AssociatedBundle, PrincipalBundle
 from ..spaces.representations import DirectSum, Representation, SO2Irrep
-from ..validation import check_nonnegative_int, check_tensor
+from ..validation import ArgumentTypeError, check_nonnegative_int, check_tensor
 
 __all__ = ["FieldType", "sphere_field_type"]
 
@@ -134,5 +134,22 @@ def sphere_field_type(*entries: tuple[int, int], bundle: PrincipalBundle = None)
     """
     from ..bundles import sphere_bundle
 
+    pairs = check_field_entries(entries, "sphere_field_type", "frequency m", "sphere_field_type((0, 3), (1, 2))")
     bundle = sphere_bundle() if bundle is None else bundle
-    return FieldType(bundle, [(SO2Irrep(m), n) for m, n in entries])
+    return FieldType(bundle, [(SO2Irrep(m), n) for m, n in pairs])
+
+
+def check_field_entries(entries, who: str, label: str, example: str) -> list[tuple[int, int]]:
+    """Validate ``(label, multiplicity)`` pairs of ints (``label >= 0``, multiplicity ``>= 0``, at least one
+    field in all); return them as int pairs. ``example`` is shown in messages."""
+    pairs = []
+    for e in entries:
+        if not (isinstance(e, (tuple, list)) and len(e) == 2):
+            raise ArgumentTypeError(f"{who}: each entry must be a pair ({label}, multiplicity), e.g. {example}; "
+                                    f"got {type(e).__name__} {e!r}")
+        pairs.append((check_nonnegative_int(e[0], label, who=who), check_nonnegative_int(e[1], "multiplicity", who=who)))
+    if not any(n for _, n in pairs):
+        swapped = [(n, m) for m, n in pairs if m > 0]
+        hint = f" (the pairs are ({label}, multiplicity): did you mean {', '.join(map(str, swapped))}?)" if swapped else ""
+        raise ValueError(f"{who}: needs at least one field, got entries {pairs} with total multiplicity 0{hint}")
+    return pairs

@@ -30,6 +30,7 @@ import torch
 
 from ..spaces.groups import SO3
 from ..spaces.sht import HealpixSHT
+from ..validation import element_tolerance
 from .field_type import FieldType
 from .sampling import FibredSampling
 from .tangent import from_ambient, to_ambient
@@ -67,19 +68,21 @@ class InducedRepresentation:
     def lmax(self) -> int:
         return self.sht.lmax
 
-    def _check_g(self, g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        SO3.check(g)
+    def _check_g(self, g: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(g, perm)``: ``g`` checked to be one rotation (shape and values, to the tolerance of its dtype)
+        in ``like``'s dtype and device — replaced by the exact grid symmetry when it is one up to rounding
+        in its dtype (:meth:`HealpixGrid.symmetry_index`) — and ``perm`` with ``g^{-1} x_i = x_{perm[i]}``
+        for a grid symmetry, else None."""
+        SO3.check(g, "InducedRepresentation: g")
         if g.shape != (3, 3):
-            raise ValueError(f"expected one rotation matrix of shape (3, 3), got {tuple(g.shape)}")
-        return g.to(dtype=like.dtype, device=like.device)
-
-    def _grid_symmetry(self, g: torch.Tensor) -> torch.Tensor | None:
-        """``perm`` with ``g^{-1} x_i = x_{perm[i]}`` if ``g`` is a symmetry of the grid, else None."""
-        sym = self.grid.symmetries(dtype=g.dtype, device=g.device)
-        tol = 1e-10 if g.dtype == torch.float64 else 1e-5
-        if float((sym - g).abs().amax(dim=(-1, -2)).min()) > tol:
-            return None
-        return self.grid.symmetry_permutation(SO3.inverse(g).detach().cpu().double()).to(g.device)
+            raise ValueError(f"InducedRepresentation: expected g to be one rotation matrix of shape (3, 3), got {tuple(g.shape)}")
+        SO3.check_element(g, who="InducedRepresentation")
+        k = self.grid.symmetry_index(g)
+        if k is None:
+            return g.to(dtype=like.dtype, device=like.device), None
+        exact = self.grid.symmetries()[k]
+        perm = self.grid.symmetry_permutation(exact.T).to(like.device)
+        return exact.to(dtype=like.dtype, device=like.device), perm
 
     def _rotate_ambient(self, t: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """Ambient scalar components ``(B, A, N) -> t(g^{-1} x)``."""
@@ -89,10 +92,9 @@ class InducedRepresentation:
         r"""``pi_C(g) f`` (eq. 4): ``(B, C, N) -> (B, C, N)``."""
         ft = self.field_type
         ft.check_local(f, self.grid.npix, repr(self.grid))
-        g = self._check_g(g, f)
+        g, perm = self._check_g(g, f)
         bundle = ft.bundle
         x = self.grid.xyz(dtype=f.dtype, device=f.device)
-        perm = self._grid_symmetry(g)
         if perm is not None:  # g^-1 x_i is the grid point x_perm[i]: exact
             y, f_at_y = x[perm], f[..., perm]
         else:
@@ -108,17 +110,16 @@ class InducedRepresentation:
         if sampling.grid != self.grid:
             raise ValueError(f"the sampling lies over {sampling.grid!r}, this representation over {self.grid!r}")
         ft.check_mackey(F, sampling.npoints, sampling.n_fibre, repr(sampling))
-        g = self._check_g(g, F)
+        g, perm = self._check_g(g, F)
         k = sampling.elements(dtype=F.dtype, device=F.device)  # (N, K, 3, 3)
         u = SO3.inverse(g) @ k  # g^-1 k, with u o = g^-1 x_i
-        perm = self._grid_symmetry(g)
         if perm is not None:
             # g^-1 k_ik = s(x_j) Z(gamma): exact when gamma is a fibre sample
             x = self.grid.xyz(dtype=F.dtype, device=F.device)
             gamma = ft.bundle.space.stabilizer_angle(ft.bundle.section(x[perm]).unsqueeze(1).transpose(-1, -2) @ u)
             step = 2 * math.pi / sampling.n_fibre
             shift = torch.round(gamma / step)
-            if float((gamma - shift * step).abs().max()) < 1e-6:
+            if float((gamma - shift * step).abs().max()) <= element_tolerance(F.dtype):
                 kk = shift.long() % sampling.n_fibre  # (N, K)
                 return F[:, :, perm.unsqueeze(1).expand_as(kk), kk]
         # the ambient tensor at x_i, read from every sample of the fibre and averaged

@@ -47,6 +47,8 @@ at 2.5 degrees, falling by 4 when the spacing halves (tested).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 
@@ -367,10 +369,30 @@ class LatLonToHealpix:
         i.e. ``(-v, u)`` of the interpolated ambient vector (see the module docstring).
         """
         amb, is_np = self._ambient(u, v)  # (..., 3, nlat_ext, n_u)
+        if self.pole_rows == "average" and (self.has_north_pole_row or self.has_south_pole_row):
+            self._warn_inconsistent_poles(u, v)
         vec = self._interp(amb).movedim(-2, -1)  # (..., N_pix, 3)
         comp = ambient_to_tangent(vec, self._frames.to(dtype=vec.dtype, device=vec.device))  # (..., N_pix, 2)
         out = comp.movedim(-1, -2)
         return out.numpy() if is_np else out
+
+    def _warn_inconsistent_poles(self, u, v) -> None:
+        """Warn where a pole row that ``"average"`` collapses is not one vector (spread above rounding)."""
+        spread = self.pole_spread(u, v)
+        ut, _ = self._as_tensor("u", u)
+        vt, _ = self._as_tensor("v", v)
+        scale = float(torch.maximum(ut.abs().max(), vt.abs().max())) if ut.numel() else 0.0
+        tol = 1e-4 * scale + 1e-12
+        bad = {k: s for k, s in spread.items() if s is not None and s > tol}
+        if bad:
+            where = ", ".join(f"{k} pole row spread {s:.3g}" for k, s in bad.items())
+            warnings.warn(
+                f"LatLonToHealpix.wind: the data's pole rows are not one vector ({where}, in the units of the wind; "
+                "the spread is the largest distance of a column's ambient vector from the row's mean, see "
+                "pole_spread); pole_rows='average' replaces each row by its mean, which changes the field poleward "
+                "of the outermost non-pole row. Pass pole_rows='drop' to ignore such rows (e.g. ERA5-style "
+                "pole rows that repeat one (u, v)), or filter this UserWarning to keep the average",
+                UserWarning, stacklevel=3)
 
     def pole_spread(self, u, v) -> dict[str, float | None]:
         r"""How far the ambient vectors on each pole row of the data are from one vector.

@@ -16,7 +16,7 @@ import torch
 
 from ..bundles import PrincipalBundle
 from ..spaces.homogeneous import Sphere
-from ..validation import check_positive_int
+from ..validation import check_dtype, check_positive_int
 
 __all__ = ["FibredSampling"]
 
@@ -45,7 +45,7 @@ class FibredSampling:
 
     def fibre_angles(self, dtype=None, device=None) -> torch.Tensor:
         """``(K,)`` the angles ``gamma_k = 2 pi k / K``."""
-        dtype = dtype or torch.get_default_dtype()
+        dtype = check_dtype(dtype, who="FibredSampling")
         return torch.arange(self.n_fibre, dtype=dtype, device=device) * (2 * math.pi / self.n_fibre)
 
     def elements(self, dtype=None, device=None) -> torch.Tensor:

@@ -20,6 +20,7 @@ from torch import nn
 from ..fields import FieldType
 from ..spaces.representations import Representation, SO2Regular
 from ..validation import check_nonnegative_int
+from .signature import TypeSignature
 
 __all__ = ["NormNonlinearity", "GatedNonlinearity", "FieldBatchNorm", "InvariantPooling", "check_field_tensor"]
 
@@ -60,7 +61,7 @@ class FieldGroups(nn.Module):
         return out
 
 
-class NormNonlinearity(nn.Module):
+class NormNonlinearity(TypeSignature, nn.Module):
     r"""Norm nonlinearity: ``f -> f * act(|f| + b_f) / |f|`` for every non-scalar field (one learnable
     bias per field), and ``act`` pointwise on scalar fields. Equivariant because ``|rho(h) f| = |f|``.
 
@@ -93,7 +94,7 @@ class NormNonlinearity(nn.Module):
         return out
 
 
-class GatedNonlinearity(nn.Module):
+class GatedNonlinearity(TypeSignature, nn.Module):
     r"""Gated nonlinearity: input ``scalars + gates + fields``, output ``scalars + fields``.
 
     ``scalars -> act(scalars)``, ``field_i -> sigmoid(gate_i) field_i``: the gates are scalar fields,
@@ -134,7 +135,7 @@ class GatedNonlinearity(nn.Module):
         return torch.cat([scalars, fields], dim=1)
 
 
-class FieldBatchNorm(nn.Module):
+class FieldBatchNorm(TypeSignature, nn.Module):
     r"""Equivariant batch normalization, per field.
 
     Scalar fields: ``(f - mean) / sqrt(var + eps) * w + b``. Other fields: ``f / sqrt(E|f|^2 / d + eps) * w``
@@ -159,6 +160,8 @@ class FieldBatchNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_field_tensor(x, self.in_type, "FieldBatchNorm")
+        if x.numel() == 0:  # an empty batch has no statistics: running averages untouched (as torch's BatchNorm)
+            return x.clone()
         reduce = [0] + list(range(2, x.dim()))
         spatial = (1,) * (x.dim() - 2)
         out = torch.empty_like(x)
@@ -213,7 +216,7 @@ class InvariantPooling(nn.Module):
         return torch.cat(feats, dim=1)
 
 
-class RegularNonlinearity(nn.Module):
+class RegularNonlinearity(TypeSignature, nn.Module):
     r"""Pointwise nonlinearity for band-limited regular fields (``SO2Regular(M)``) by sampling the fibre.
 
     A regular field holds the Fourier coefficients ``c`` of a function on the circle of frequencies

@@ -33,6 +33,7 @@ import math
 import numpy as np
 import torch
 
+from ..validation import check_dtype
 from .wigner import _check_l, _to_real
 
 __all__ = ["complex_clebsch_gordan", "real_clebsch_gordan", "clebsch_gordan_table", "check_triangle"]
@@ -98,6 +99,7 @@ def real_clebsch_gordan(l1: int, l2: int, J: int, dtype: torch.dtype = torch.flo
         q = -1j * q
     q = q.real
     q[np.abs(q) < 1e-14] = 0.0
+    dtype = check_dtype(dtype, who="real_clebsch_gordan")
     return torch.tensor(q.reshape(2 * J + 1, 2 * l1 + 1, 2 * l2 + 1), dtype=dtype, device=device)
 
 

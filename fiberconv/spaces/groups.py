@@ -24,11 +24,26 @@ w x x``), ``se(3)`` is ``R^6`` ordered ``(v, w)`` (translational part first).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import torch
 
-from ..validation import check_positive_int
+from ..validation import broadcast, check_orthogonal, check_positive_int
+from .group_math import (  # noqa: F401  (re-exported: other modules import them from here)
+    Seed,
+    _batch,
+    _check_tail,
+    _float_dtype,
+    _hat,
+    _vee,
+    make_generator,
+    one_minus_cos_over_t2,
+    rot_x,
+    rot_y,
+    rot_z,
+    se3_jinv_coeff,
+    sinc,
+    t_minus_sin_over_t3,
+)
 
 __all__ = [
     "Group",
@@ -43,72 +58,6 @@ __all__ = [
     "rot_x",
     "make_generator",
 ]
-
-Seed = int | torch.Generator | None
-
-
-def make_generator(seed: Seed, device: str | torch.device | None = None) -> torch.Generator | None:
-    """Return a ``torch.Generator`` on ``device`` from an int seed, pass a generator through, or None."""
-    if seed is None or isinstance(seed, torch.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, a torch.Generator or None, got {type(seed).__name__}")
-    gen = torch.Generator(device=torch.device(device) if device is not None else "cpu")
-    gen.manual_seed(seed)
-    return gen
-
-
-def _float_dtype(dtype: torch.dtype | None) -> torch.dtype:
-    dtype = torch.get_default_dtype() if dtype is None else dtype
-    if not dtype.is_floating_point:
-        raise TypeError(f"group elements need a floating dtype, got {dtype}")
-    return dtype
-
-
-def _check_tail(name: str, x: torch.Tensor, tail: Sequence[int], what: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor of {what}, got {type(x).__name__}")
-    if x.dim() < len(tail) or tuple(x.shape[x.dim() - len(tail):]) != tuple(tail):
-        raise ValueError(
-            f"{name}: expected {what} of shape (..., {', '.join(map(str, tail))}), got {tuple(x.shape)}"
-        )
-    if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating tensor of {what}, got dtype {x.dtype}")
-
-
-def rot_z(angle: torch.Tensor) -> torch.Tensor:
-    """Rotation about the z-axis: ``(...,) -> (..., 3, 3)``."""
-    c, s = torch.cos(angle), torch.sin(angle)
-    o, z = torch.ones_like(angle), torch.zeros_like(angle)
-    return torch.stack([c, -s, z, s, c, z, z, z, o], dim=-1).reshape(angle.shape + (3, 3))
-
-
-def rot_y(angle: torch.Tensor) -> torch.Tensor:
-    """Rotation about the y-axis: ``(...,) -> (..., 3, 3)``."""
-    c, s = torch.cos(angle), torch.sin(angle)
-    o, z = torch.ones_like(angle), torch.zeros_like(angle)
-    return torch.stack([c, z, s, z, o, z, -s, z, c], dim=-1).reshape(angle.shape + (3, 3))
-
-
-def rot_x(angle: torch.Tensor) -> torch.Tensor:
-    """Rotation about the x-axis: ``(...,) -> (..., 3, 3)``."""
-    c, s = torch.cos(angle), torch.sin(angle)
-    o, z = torch.ones_like(angle), torch.zeros_like(angle)
-    return torch.stack([o, z, z, z, c, -s, z, s, c], dim=-1).reshape(angle.shape + (3, 3))
-
-
-def _hat(w: torch.Tensor) -> torch.Tensor:
-    """``(..., 3) -> (..., 3, 3)`` skew matrix with ``hat(w) x = w x x``."""
-    x, y, z = w.unbind(-1)
-    o = torch.zeros_like(x)
-    return torch.stack([o, -z, y, z, o, -x, -y, x, o], dim=-1).reshape(w.shape[:-1] + (3, 3))
-
-
-def _vee(k: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`_hat` applied to the skew part of ``k``."""
-    return 0.5 * torch.stack(
-        [k[..., 2, 1] - k[..., 1, 2], k[..., 0, 2] - k[..., 2, 0], k[..., 1, 0] - k[..., 0, 1]], dim=-1
-    )
 
 
 class Group:
@@ -127,6 +76,15 @@ class Group:
         _check_tail(name, g, self.element_shape, f"{self.name} elements")
         return g
 
+    def check_element(self, g: torch.Tensor, name: str = "g", who: str | None = None) -> torch.Tensor:
+        """Validate that ``g`` holds elements of this group: the shape (:meth:`check`) and, for groups
+        with constraints on the entries (rotations: orthogonal with det +1; rigid motions: also the
+        bottom row ``(0, ..., 0, 1)``), the values, to :func:`fiberconv.validation.element_tolerance`
+        of ``g``'s dtype. Reads the values (one device synchronisation): for entry points that assume
+        group elements (``log``, Wigner-D matrices, induced representations, checkers), not forward
+        passes. Returns ``g`` unchanged."""
+        return self.check(g, name if who is None else f"{who}: {name}")
+
     def identity(self, batch_shape=(), dtype=None, device=None) -> torch.Tensor:
         raise NotImplementedError
 
@@ -142,7 +100,9 @@ class Group:
     def exp(self, v: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def log(self, g: torch.Tensor) -> torch.Tensor:
+    def log(self, g: torch.Tensor, check: bool = True) -> torch.Tensor:
+        """The Lie algebra vector of ``g``; ``check=False`` skips :meth:`check_element` (for callers that
+        built ``g`` themselves, e.g. inside a forward pass)."""
         raise NotImplementedError
 
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None) -> torch.Tensor:
@@ -165,7 +125,8 @@ class Group:
 
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Left-invariant distance ``||log(a^-1 b)||``."""
-        return torch.linalg.vector_norm(self.log(self.compose(self.inverse(a), b)), dim=-1)
+        self.check_element(a, "a"), self.check_element(b, "b")
+        return torch.linalg.vector_norm(self.log(self.compose(self.inverse(a), b), check=False), dim=-1)
 
     def __repr__(self) -> str:
         return f"{self.name}()"
@@ -175,12 +136,6 @@ class Group:
 
     def __hash__(self) -> int:
         return hash(type(self))
-
-
-def _batch(batch_shape) -> tuple:
-    if isinstance(batch_shape, int):
-        return (batch_shape,)
-    return tuple(batch_shape)
 
 
 class LinearMatrixGroup(Group):
@@ -214,6 +169,11 @@ class _SO2(LinearMatrixGroup):
         """``(cos w, sin w)``."""
         return torch.cat([torch.cos(a), torch.sin(a)], dim=-1)
 
+    def check_element(self, g, name="g", who=None):
+        """Shape, and orthogonality with det +1 to the dtype's tolerance (see :meth:`Group.check_element`)."""
+        self.check(g, name if who is None else f"{who}: {name}")
+        return check_orthogonal(g, name, what="SO(2) rotation matrices", who=who)
+
     def from_angle(self, angle: torch.Tensor) -> torch.Tensor:
         """``(...,) -> (..., 2, 2)``: counter-clockwise rotation by ``angle``."""
         c, s = torch.cos(angle), torch.sin(angle)
@@ -231,7 +191,9 @@ class _SO2(LinearMatrixGroup):
         _check_tail("v", v, (1,), "so(2) vectors")
         return self.from_angle(v[..., 0])
 
-    def log(self, g):
+    def log(self, g, check=True):
+        if check:
+            self.check_element(g, who="SO(2).log")
         return self.angle(g).unsqueeze(-1)
 
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None):
@@ -254,6 +216,11 @@ class _SO3(LinearMatrixGroup):
         """The 9 entries of the rotation matrix ``exp(a)``."""
         return self.exp(a).flatten(-2)
 
+    def check_element(self, g, name="g", who=None):
+        """Shape, and orthogonality with det +1 to the dtype's tolerance (see :meth:`Group.check_element`)."""
+        self.check(g, name if who is None else f"{who}: {name}")
+        return check_orthogonal(g, name, what="SO(3) rotation matrices", who=who)
+
     def inverse(self, g):
         return self.check(g).transpose(-1, -2)
 
@@ -262,23 +229,27 @@ class _SO3(LinearMatrixGroup):
         r"""Rodrigues' formula ``exp(hat(w)) = I + a hat(w) + b hat(w)^2`` with Taylor series near 0."""
         _check_tail("v", v, (3,), "so(3) rotation vectors")
         theta2 = (v * v).sum(-1)
-        small = theta2 < 1e-6
-        t2 = torch.where(small, torch.ones_like(theta2), theta2)
-        t = torch.sqrt(t2)
-        a = torch.where(small, 1 - theta2 / 6 + theta2**2 / 120, torch.sin(t) / t)
-        b = torch.where(small, 0.5 - theta2 / 24 + theta2**2 / 720, (1 - torch.cos(t)) / t2)
+        small = theta2 < 1e-8  # only where sqrt would have an infinite gradient; a and b have no cancellation
+        t = torch.where(small, theta2, torch.sqrt(torch.where(small, torch.ones_like(theta2), theta2)))
+        a = torch.where(small, 1 - theta2 / 6, sinc(t))
+        b = torch.where(small, 0.5 - theta2 / 24, one_minus_cos_over_t2(t))
         k = _hat(v)
         eye = torch.eye(3, dtype=v.dtype, device=v.device)
         return eye + a[..., None, None] * k + b[..., None, None] * (k @ k)
 
-    def log(self, g):
+    def log(self, g, check=True):
         r"""Rotation vector ``w`` with ``exp(w) = g``, ``|w| <= pi``; stable near 0 and near pi.
+
+        ``g`` is checked to be a rotation (:meth:`check_element`) unless ``check=False``.
 
         Near 0 it uses ``w = vee(g - g^T)/2 * theta / sin(theta)`` with a series; near pi, where
         ``sin(theta)`` vanishes, the axis comes from the symmetric part
         ``(g + g^T)/2 - cos(theta) I = (1 - cos(theta)) n n^T`` and its sign from the skew part.
         """
-        self.check(g)
+        if check:
+            self.check_element(g, who="SO(3).log")
+        else:
+            self.check(g)
         tr = g[..., 0, 0] + g[..., 1, 1] + g[..., 2, 2]
         sv = _vee(g)  # sin(theta) n
         sin_t = torch.linalg.vector_norm(sv, dim=-1)
@@ -306,7 +277,7 @@ class _SO3(LinearMatrixGroup):
     # -- Euler angles ----------------------------------------------------------------------------
     def from_euler(self, alpha: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
         """ZYZ Euler angles ``(...,)`` each ``-> Z(alpha) Y(beta) Z(gamma)`` of shape ``(..., 3, 3)``."""
-        alpha, beta, gamma = torch.broadcast_tensors(alpha, beta, gamma)
+        alpha, beta, gamma = broadcast((alpha, beta, gamma), ("alpha", "beta", "gamma"), who="SO(3).from_euler")
         return rot_z(alpha) @ rot_y(beta) @ rot_z(gamma)
 
     def to_euler(self, g: torch.Tensor):
@@ -317,9 +288,9 @@ class _SO3(LinearMatrixGroup):
         (``R00 - R11 = (cos b - 1) cos(a - g)``) where ``beta > pi/2``. Both blocks stay well conditioned
         near ``beta = 0`` and ``beta = pi``, so ``from_euler(*to_euler(R))`` reproduces ``R`` to rounding
         for every rotation; at exactly ``beta = 0`` or ``pi`` the split between ``alpha`` and ``gamma`` is
-        not unique.
+        not unique. ``g`` is checked to be a rotation (:meth:`check_element`).
         """
-        self.check(g)
+        self.check_element(g, who="SO(3).to_euler")
         beta = torch.atan2(torch.sqrt(g[..., 2, 0] ** 2 + g[..., 2, 1] ** 2), g[..., 2, 2])
         alpha = torch.atan2(g[..., 1, 2], g[..., 0, 2])
         a_plus_g = torch.atan2(g[..., 1, 0] - g[..., 0, 1], g[..., 0, 0] + g[..., 1, 1])
@@ -383,7 +354,7 @@ class TranslationGroup(Group):
         _check_tail("v", v, (self.d,), f"t({self.d}) vectors")
         return v.clone()
 
-    def log(self, g):
+    def log(self, g, check=True):
         return self.check(g).clone()
 
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
@@ -420,6 +391,17 @@ class RigidMotionGroup(Group):
         bottom = torch.zeros(batch + (1, d + 1), dtype=rotation.dtype, device=rotation.device)
         bottom[..., 0, d] = 1
         return torch.cat([top, bottom], dim=-2)
+
+    def check_element(self, g, name="g", who=None):
+        """Shape; the rotation block orthogonal with det +1 and the bottom row ``(0, ..., 0, 1)``, to the
+        dtype's tolerance (see :meth:`Group.check_element`)."""
+        d = self.space_dim
+        self.check(g, name if who is None else f"{who}: {name}")
+        bottom = g[..., d, :] - torch.eye(d + 1, dtype=g.dtype, device=g.device)[d]
+        check_orthogonal(g[..., :d, :d], f"{name}[..., :{d}, :{d}]", what=f"SO({d}) rotation blocks of {self.name} "
+                         "elements [[R, t], [0, 1]]", extra=bottom, extra_what="the bottom row (0, ..., 0, 1)",
+                         who=who)
+        return g
 
     def rotation(self, g):
         d = self.space_dim
@@ -463,12 +445,12 @@ class _SE3(RigidMotionGroup):
 
     @staticmethod
     def _left_jacobian_coeffs(theta2: torch.Tensor):
-        small = theta2 < 1e-6
-        t2 = torch.where(small, torch.ones_like(theta2), theta2)
-        t = torch.sqrt(t2)
-        b = torch.where(small, 0.5 - theta2 / 24 + theta2**2 / 720, (1 - torch.cos(t)) / t2)
-        c = torch.where(small, 1.0 / 6 - theta2 / 120 + theta2**2 / 5040, (t - torch.sin(t)) / (t2 * t))
-        return b, c
+        """``b = (1 - cos t) / t^2`` (no cancellation: ``sinc(t/2)^2 / 2``) and ``c = (t - sin t) / t^3``
+        (a series below the dtype's cutoff, :func:`~fiberconv.spaces.group_math.series_cutoff2`)."""
+        small = theta2 < 1e-8
+        t = torch.where(small, theta2, torch.sqrt(torch.where(small, torch.ones_like(theta2), theta2)))
+        b = torch.where(small, 0.5 - theta2 / 24, one_minus_cos_over_t2(t))
+        return b, t_minus_sin_over_t3(theta2)
 
     def exp(self, v):
         """``(..., 6) -> (..., 4, 4)``; ``v = (translational part, rotation vector)``."""
@@ -481,18 +463,17 @@ class _SE3(RigidMotionGroup):
         jac = eye + b[..., None, None] * k + c[..., None, None] * (k @ k)
         return self.from_parts(r, (jac @ u.unsqueeze(-1)).squeeze(-1))
 
-    def log(self, g):
+    def log(self, g, check=True):
         r"""``(..., 4, 4) -> (..., 6)``: ``w = log(R)`` and ``u = J(w)^{-1} t`` with the closed-form inverse
         of the left Jacobian, ``J^{-1} = I - K / 2 + d K^2``, ``K = hat(w)``,
         ``d = (1 - (theta / 2) cot(theta / 2)) / theta^2`` (a series near 0; ``theta <= pi``, where it is
-        ``1 / pi^2``), instead of a linear solve per element."""
-        w = SO3.log(self.rotation(g))
+        ``1 / pi^2``), instead of a linear solve per element. ``g`` is checked to be a rigid motion
+        (:meth:`check_element`) unless ``check=False``."""
+        if check:
+            self.check_element(g, who="SE(3).log")
+        w = SO3.log(self.rotation(g), check=False)
         theta2 = (w * w).sum(-1)
-        small = theta2 < 1e-4
-        t2 = torch.where(small, torch.ones_like(theta2), theta2)
-        half = torch.sqrt(t2) / 2
-        d = torch.where(small, 1.0 / 12 + theta2 / 720 + theta2**2 / 30240,
-                        (1 - half * torch.cos(half) / torch.sin(half)) / t2)
+        d = se3_jinv_coeff(theta2)
         k = _hat(w)
         eye = torch.eye(3, dtype=g.dtype, device=g.device)
         jac_inv = eye - 0.5 * k + d[..., None, None] * (k @ k)

@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from ..validation import check_nonnegative_int
+from ..validation import check_nonnegative_int, check_tensor
 
 __all__ = ["num_coefficients", "lm_index", "legendre_normalized", "real_sph_harm", "real_sph_harm_xyz"]
 
@@ -64,7 +64,12 @@ def legendre_normalized(lmax: int, x: torch.Tensor) -> torch.Tensor:
     _check_lmax(lmax)
     if not x.is_floating_point():
         raise TypeError(f"x must be a floating tensor, got {x.dtype}")
-    sin = torch.sqrt((1 - x * x).clamp_min(0))
+    return _legendre(lmax, x, torch.sqrt((1 - x * x).clamp_min(0)))
+
+
+def _legendre(lmax: int, x: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """The recurrence of :func:`legendre_normalized` with ``sin(theta)`` given: ``sin = 1`` gives the
+    polynomials ``\bar P_{l,m}(x) / sin^m(theta)``."""
     rows = [[None] * (lmax + 1) for _ in range(lmax + 1)]
     zero = torch.zeros_like(x)
     pmm = torch.full_like(x, 1.0 / math.sqrt(4 * math.pi))
@@ -97,8 +102,11 @@ def real_sph_harm(lmax: int, theta: torch.Tensor, phi: torch.Tensor) -> torch.Te
     theta, phi = torch.broadcast_tensors(theta, phi)
     plm = legendre_normalized(lmax, torch.cos(theta))  # (..., L+1, L+1)
     ms = torch.arange(1, lmax + 1, dtype=phi.dtype, device=phi.device)
-    cos_m = torch.cos(phi.unsqueeze(-1) * ms)  # (..., L)
-    sin_m = torch.sin(phi.unsqueeze(-1) * ms)
+    return _assemble(lmax, plm, torch.cos(phi.unsqueeze(-1) * ms), torch.sin(phi.unsqueeze(-1) * ms))
+
+
+def _assemble(lmax: int, plm: torch.Tensor, cos_m: torch.Tensor, sin_m: torch.Tensor) -> torch.Tensor:
+    """``Y`` from ``plm (..., L+1, L+1)`` and the azimuthal factors ``cos_m, sin_m (..., L)`` of ``m = 1..L``."""
     sqrt2 = math.sqrt(2.0)
     cols = []
     for l in range(lmax + 1):
@@ -110,10 +118,25 @@ def real_sph_harm(lmax: int, theta: torch.Tensor, phi: torch.Tensor) -> torch.Te
 
 
 def real_sph_harm_xyz(lmax: int, xyz: torch.Tensor) -> torch.Tensor:
-    """Real spherical harmonics at unit vectors ``xyz (..., 3)``; see :func:`real_sph_harm`."""
+    """Real spherical harmonics at the directions ``xyz (..., 3)`` (normalised here); see :func:`real_sph_harm`.
+
+    Evaluated as polynomials in the unit vector (``sin^m(theta) cos(m phi) = Re (x + i y)^m`` times the
+    polynomial part of ``\bar P_{l,m}``), without ``acos``/``atan2``: smooth, with finite exact gradients
+    everywhere on the sphere, the poles included.
+    """
+    _check_lmax(lmax)
+    check_tensor(xyz, "xyz", who="real_sph_harm_xyz")
     if xyz.shape[-1:] != (3,):
-        raise ValueError(f"xyz must have shape (..., 3), got {tuple(xyz.shape)}")
-    xyz = xyz / torch.linalg.vector_norm(xyz, dim=-1, keepdim=True)
-    theta = torch.acos(xyz[..., 2].clamp(-1.0, 1.0))
-    phi = torch.atan2(xyz[..., 1], xyz[..., 0])
-    return real_sph_harm(lmax, theta, phi)
+        raise ValueError(f"real_sph_harm_xyz: expected xyz of shape (..., 3), got {tuple(xyz.shape)}")
+    u = xyz / torch.linalg.vector_norm(xyz, dim=-1, keepdim=True)
+    x, y, z = u.unbind(-1)
+    q = _legendre(lmax, z, torch.ones_like(z))
+    cos_m, sin_m = [], []
+    c, s = torch.ones_like(x), torch.zeros_like(x)
+    for _ in range(lmax):
+        c, s = c * x - s * y, s * x + c * y  # Re, Im of (x + i y)^m
+        cos_m.append(c)
+        sin_m.append(s)
+    empty = x.new_zeros(x.shape + (0,))
+    stack = (lambda t: torch.stack(t, dim=-1)) if lmax else (lambda t: empty)
+    return _assemble(lmax, q, stack(cos_m), stack(sin_m))

@@ -38,13 +38,14 @@ take ``dtype`` (default float64) and ``device`` (default CPU).
 from __future__ import annotations
 
 import math
+import os
 
 import healpy as hp
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from ..validation import check_float, check_int
+from ..validation import check_dtype, check_float, check_int, element_tolerance
 from .homogeneous import zy_matrix
 
 __all__ = ["HealpixGrid"]
@@ -54,16 +55,46 @@ _TIE_TOL = 1e-10
 _SYM_TOL = 1e-9
 
 
+#: the largest nside (HEALPix's own limit is 2**29; beyond 2**13 the tables alone take > 60 GB)
+MAX_NSIDE = 2**13
+#: bytes per pixel of a grid's tables, peak during construction (measured: about 90 in RING order)
+_BYTES_PER_PIXEL = 120
+
+
+def _available_memory() -> int | None:
+    """Available physical memory in bytes (Linux ``MemAvailable``, else free pages), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def _check_nside(nside) -> int:
     nside = check_int(nside, "nside", who="HealpixGrid")
     if nside < 1 or nside & (nside - 1):
         raise ValueError(f"HealpixGrid: nside must be a positive power of two, got {nside}")
+    need = 12 * nside**2 * _BYTES_PER_PIXEL
+    if nside > MAX_NSIDE:
+        raise ValueError(f"HealpixGrid: nside must be at most {MAX_NSIDE} (2**13), got {nside}: its tables "
+                         f"(12 nside^2 = {12 * nside**2:.3g} pixels) would take about {need / 2**30:.3g} GiB")
+    avail = _available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError(f"HealpixGrid: nside = {nside} needs about {need / 2**30:.3g} GiB for its tables "
+                          f"(12 nside^2 = {12 * nside**2:.3g} pixels, ~{_BYTES_PER_PIXEL} bytes each) but only "
+                          f"{avail / 2**30:.3g} GiB are available; use a smaller nside")
     return nside
 
 
 def _out(a: np.ndarray, dtype: torch.dtype | None, device) -> torch.Tensor:
     """numpy float64 array -> tensor of ``dtype`` (default float64) on ``device`` (default CPU)."""
-    return torch.as_tensor(a).to(dtype=torch.float64 if dtype is None else dtype, device=device)
+    return torch.as_tensor(a).to(dtype=check_dtype(dtype, default=torch.float64), device=device)
 
 
 def _as_rotation_np(R, what: str = "R") -> np.ndarray:
@@ -181,16 +212,16 @@ class HealpixGrid:
 
     def angles(self, dtype=None, device=None) -> tuple[torch.Tensor, torch.Tensor]:
         """``(theta, phi)``, each ``(N_pix,)``, in ``dtype`` on ``device``."""
-        return (self._theta.to(dtype=dtype or torch.float64, device=device),
-                self._phi.to(dtype=dtype or torch.float64, device=device))
+        return (self._theta.to(dtype=check_dtype(dtype, default=torch.float64), device=device),
+                self._phi.to(dtype=check_dtype(dtype, default=torch.float64), device=device))
 
     def xyz(self, dtype=None, device=None) -> torch.Tensor:
         """Unit vectors of the pixel centres, ``(N_pix, 3)`` (healpy ``pix2vec``)."""
-        return self._xyz.to(dtype=dtype or torch.float64, device=device)
+        return self._xyz.to(dtype=check_dtype(dtype, default=torch.float64), device=device)
 
     def weights(self, dtype=None, device=None) -> torch.Tensor:
         r"""Equal-area quadrature weights ``w = 4 pi / N_pix``, ``(N_pix,)``; they sum to ``4 pi``."""
-        return torch.full((self.npix,), 4 * math.pi / self.npix, dtype=dtype or torch.float64, device=device)
+        return torch.full((self.npix,), 4 * math.pi / self.npix, dtype=check_dtype(dtype, default=torch.float64), device=device)
 
     def frames(self, dtype=None, device=None) -> torch.Tensor:
         r"""Tangent frames ``(N_pix, 2, 3)``: rows ``e_theta`` (south) and ``e_phi`` (east).
@@ -200,7 +231,7 @@ class HealpixGrid:
         t, p = self._theta, self._phi
         ct, st, cp, sp = torch.cos(t), torch.sin(t), torch.cos(p), torch.sin(p)
         frames = zy_matrix(cp, sp, ct, st)[..., :2].transpose(-1, -2)  # columns e_theta, e_phi of s(x)
-        return frames.to(dtype=dtype or torch.float64, device=device)
+        return frames.to(dtype=check_dtype(dtype, default=torch.float64), device=device)
 
     def sections(self, dtype=None, device=None) -> torch.Tensor:
         r"""The section at every pixel, ``s(x) = Z(phi) Y(theta)``, as ``(N_pix, 3, 3)`` matrices.
@@ -209,7 +240,7 @@ class HealpixGrid:
         """
         fr = self.frames()
         s = torch.stack([fr[:, 0], fr[:, 1], self._xyz], dim=-1)
-        return s.to(dtype=dtype or torch.float64, device=device)
+        return s.to(dtype=check_dtype(dtype, default=torch.float64), device=device)
 
     # -- neighbourhoods ---------------------------------------------------------------------------
     def _kdtree(self) -> cKDTree:
@@ -336,11 +367,11 @@ class HealpixGrid:
 
     def ring_theta(self, dtype=None, device=None) -> torch.Tensor:
         """``(nrings,)`` colatitude of each ring."""
-        return self._ring_theta.to(dtype=dtype or torch.float64, device=device)
+        return self._ring_theta.to(dtype=check_dtype(dtype, default=torch.float64), device=device)
 
     def ring_phi0(self, dtype=None, device=None) -> torch.Tensor:
         """``(nrings,)`` longitude of the first pixel of each ring (``0`` or ``pi / n_ring``)."""
-        return self._ring_phi0.to(dtype=dtype or torch.float64, device=device)
+        return self._ring_phi0.to(dtype=check_dtype(dtype, default=torch.float64), device=device)
 
     def ring_npix(self) -> torch.Tensor:
         """``(nrings,)`` number of pixels on each ring."""
@@ -404,7 +435,18 @@ class HealpixGrid:
                 c, s = [1, 0, -1, 0][k], [0, 1, 0, -1][k]
                 z = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=np.float64)
                 mats.append(x_pi @ z if flip else z)
-        return torch.from_numpy(np.stack(mats)).to(dtype=dtype or torch.float64, device=device)
+        return torch.from_numpy(np.stack(mats)).to(dtype=check_dtype(dtype, default=torch.float64), device=device)
+
+    @staticmethod
+    def symmetry_index(R) -> int | None:
+        """The index ``k`` of :meth:`symmetries` with ``R = symmetries()[k]`` up to rounding in ``R``'s dtype
+        (entries within :func:`fiberconv.validation.element_tolerance`; float64 for arrays), else None.
+        ``R``: one ``(3, 3)`` tensor or array. Reads the values (a device synchronisation)."""
+        tol = element_tolerance(R.dtype) if isinstance(R, torch.Tensor) else element_tolerance(torch.float64)
+        Rn = _as_rotation_np(R, "symmetry_index: R")
+        dev = np.abs(HealpixGrid.symmetries().numpy() - Rn).max(axis=(-1, -2))
+        k = int(np.argmin(dev))
+        return k if dev[k] <= tol else None
 
     def symmetry_permutation(self, R) -> torch.Tensor:
         r"""Pixel permutation induced by a grid symmetry ``R``: ``R x_i = x_{perm[i]}``.
@@ -419,12 +461,16 @@ class HealpixGrid:
         perm : LongTensor ``(N_pix,)``. For a scalar field, ``[pi(R) f](x) = f(R^-1 x)`` is
         ``f_rot[perm] = f``, i.e. ``f_rot = f[inv_perm]``.
 
+        A rotation within rounding of one of :meth:`symmetries` (:meth:`symmetry_index`, with the
+        tolerance of its dtype) is taken to be that symmetry.
+
         Raises
         ------
         ValueError
             If some rotated centre is farther than ``1e-9`` from every pixel centre.
         """
-        Rn = _as_rotation_np(R, "symmetry_permutation: R")
+        k = self.symmetry_index(R)
+        Rn = self.symmetries().numpy()[k] if k is not None else _as_rotation_np(R, "symmetry_permutation: R")
         pts = self._xyz.numpy()
         moved = pts @ Rn.T
         dist, perm = self._kdtree().query(moved, k=1)

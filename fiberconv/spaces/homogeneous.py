@@ -15,6 +15,7 @@ import math
 
 import torch
 
+from ..validation import check_dtype
 from .groups import SE3, SO2, SO3, Group, _check_tail, rot_y, rot_z
 
 __all__ = ["HomogeneousSpace", "Sphere", "EuclideanR3"]
@@ -119,7 +120,7 @@ class Sphere(HomogeneousSpace):
     name = "S^2"
 
     def origin(self, dtype=None, device=None):
-        return torch.tensor([0.0, 0.0, 1.0], dtype=dtype or torch.get_default_dtype(), device=device)
+        return torch.tensor([0.0, 0.0, 1.0], dtype=check_dtype(dtype), device=device)
 
     @staticmethod
     def from_angles(alpha: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
@@ -186,7 +187,7 @@ class EuclideanR3(HomogeneousSpace):
     name = "R^3"
 
     def origin(self, dtype=None, device=None):
-        return torch.zeros(3, dtype=dtype or torch.get_default_dtype(), device=device)
+        return torch.zeros(3, dtype=check_dtype(dtype), device=device)
 
     def embed(self, h):
         SO3.check(h, "h")

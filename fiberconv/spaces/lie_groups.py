@@ -42,6 +42,7 @@ import math
 import torch
 
 from ..validation import check_int, check_positive_float, check_positive_int
+from .group_math import half_cot_half, one_minus_cos_over_t2, sinc
 from .groups import (
     SE3,
     SO2,
@@ -68,13 +69,9 @@ __all__ = [
 
 
 def _sinc_terms(w: torch.Tensor):
-    """``A = sin(w)/w`` and ``B = (1 - cos w)/w`` with Taylor series near 0 (finite gradients too)."""
-    small = w.abs() < 1e-3
-    ws = torch.where(small, torch.ones_like(w), w)
-    w2 = w * w
-    a = torch.where(small, 1 - w2 / 6 + w2 * w2 / 120, torch.sin(ws) / ws)
-    b = torch.where(small, w / 2 - w * w2 / 24 + w * w2 * w2 / 720, (1 - torch.cos(ws)) / ws)
-    return a, b
+    """``A = sin(w)/w`` and ``B = (1 - cos w)/w = w sinc(w/2)^2 / 2``: no cancellation at any ``w`` in any
+    dtype (``1 - cos w`` is never formed), finite gradients at 0."""
+    return sinc(w), w * one_minus_cos_over_t2(w)
 
 
 def T(d: int) -> Group:
@@ -113,15 +110,14 @@ class _SE2(RigidMotionGroup):
         t = torch.stack([a * v[..., 0] - b * v[..., 1], b * v[..., 0] + a * v[..., 1]], dim=-1)
         return self.from_parts(SO2.from_angle(w), t)
 
-    def log(self, g):
+    def log(self, g, check=True):
+        if check:
+            self.check_element(g, who="SE(2).log")
         w = SO2.angle(self.rotation(g))
         t = self.translation(g)
         half = w / 2
-        small = half.abs() < 1e-3
-        hs = torch.where(small, torch.ones_like(half), half)
-        h2 = half * half
         # (w/2) cot(w/2); at |w| = pi it is 0 and V^{-1} stays finite
-        c = torch.where(small, 1 - h2 / 3 - h2 * h2 / 45, hs * torch.cos(hs) / torch.sin(hs))
+        c = half_cot_half(w)
         v1 = c * t[..., 0] + half * t[..., 1]
         v2 = -half * t[..., 0] + c * t[..., 1]
         return torch.stack([v1, v2, w], dim=-1)
@@ -167,7 +163,7 @@ class _RxSO2(LinearMatrixGroup):
         r = torch.exp(v[..., 0])
         return self.from_complex(r * torch.cos(v[..., 1]), r * torch.sin(v[..., 1]))
 
-    def log(self, g):
+    def log(self, g, check=True):
         self.check(g)
         a = 0.5 * (g[..., 0, 0] + g[..., 1, 1])
         b = 0.5 * (g[..., 1, 0] - g[..., 0, 1])
@@ -212,7 +208,7 @@ class TrivialGroup(Group):
         _check_tail("v", v, (0,), "vectors of the zero Lie algebra")
         return v.clone()
 
-    def log(self, g):
+    def log(self, g, check=True):
         return self.check(g).clone()
 
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None):

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import torch
 
-from ..validation import check_nonnegative_int, check_positive_int
+from ..validation import check_dtype, check_nonnegative_int, check_positive_int
 from .groups import SO2, SO3, Group
 
 __all__ = [
@@ -224,7 +224,7 @@ class SO2Regular(DirectSum):
         n = 2 * self.M + 1 if n is None else n
         if n < 2 * self.M + 1:
             raise ValueError(f"sampling {self.M}-band-limited functions needs n >= {2 * self.M + 1}, got {n}")
-        t = torch.arange(n, dtype=dtype or torch.get_default_dtype(), device=device) * (2 * math.pi / n)
+        t = torch.arange(n, dtype=check_dtype(dtype), device=device) * (2 * math.pi / n)
         cols = [torch.ones_like(t)]
         for m in range(1, self.M + 1):
             cols += [torch.cos(m * t), torch.sin(m * t)]

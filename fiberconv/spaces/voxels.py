@@ -32,13 +32,15 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from ..validation import check_positive_float, check_positive_int
+from ..validation import check_dtype, check_positive_float, check_positive_int, element_tolerance
+from .groups import SO3
 
 __all__ = ["VoxelGrid", "cube_rotations", "is_cube_rotation"]
 
 
 def cube_rotations(dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
     """The 24 rotations of the cube as signed permutation matrices ``(24, 3, 3)`` (identity first)."""
+    dtype = check_dtype(dtype, who="cube_rotations")
     mats = []
     for perm in itertools.permutations(range(3)):
         for signs in itertools.product((1.0, -1.0), repeat=3):
@@ -50,10 +52,12 @@ def cube_rotations(dtype: torch.dtype = torch.float64, device=None) -> torch.Ten
     return torch.stack(mats).to(dtype=dtype, device=device)
 
 
-def is_cube_rotation(R: torch.Tensor, tol: float = 1e-6) -> bool:
-    """Whether ``R (3, 3)`` is (to ``tol``) one of the 24 rotations of the cube."""
-    if not isinstance(R, torch.Tensor) or R.shape != (3, 3):
+def is_cube_rotation(R: torch.Tensor, tol: float | None = None) -> bool:
+    """Whether ``R (3, 3)`` is (to ``tol``, default :func:`~fiberconv.validation.element_tolerance` of its
+    dtype: the library's one rule for "a symmetry up to rounding") one of the 24 rotations of the cube."""
+    if not isinstance(R, torch.Tensor) or R.shape != (3, 3) or not R.is_floating_point():
         return False
+    tol = element_tolerance(R.dtype) if tol is None else tol
     rounded = R.round()
     if float((R - rounded).abs().max()) > tol:
         return False
@@ -86,7 +90,7 @@ class VoxelGrid:
 
     def coordinates(self, dtype=None, device=None) -> torch.Tensor:
         """Centred coordinates ``(X, Y, Z, 3)``: ``[i, j, k] -> h ((i, j, k) - (shape - 1) / 2)``."""
-        dtype = dtype or torch.get_default_dtype()
+        dtype = check_dtype(dtype, who="VoxelGrid.coordinates")
         axes = [(torch.arange(n, dtype=dtype, device=device) - (n - 1) / 2) * self.spacing for n in self.shape]
         return torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)
 
@@ -108,6 +112,7 @@ class VoxelGrid:
 
     def symmetries(self, dtype: torch.dtype = torch.float64, device=None) -> torch.Tensor:
         """The cube rotations that map this grid onto itself ``(n, 3, 3)`` (all 24 for a cubic grid)."""
+        dtype = check_dtype(dtype, who="VoxelGrid.symmetries")
         rots = cube_rotations(torch.float64)
         n = torch.tensor(self.shape, dtype=torch.float64)
         keep = [i for i, r in enumerate(rots) if torch.equal(r.abs() @ n, n)]
@@ -124,6 +129,7 @@ class VoxelGrid:
         ``sigma(i)``, flipped where ``s_i = -1`` (the grid is centred).
         """
         self.check_field(f, field_type, "VoxelGrid.rotate_exact")
+        SO3.check_element(R, "R", who="VoxelGrid.rotate_exact")
         if not is_cube_rotation(R):
             raise ValueError(f"VoxelGrid.rotate_exact: R is not one of the 24 cube rotations:\n{R}")
         Ri = R.detach().round().to(torch.float64)
@@ -145,6 +151,7 @@ class VoxelGrid:
         self.check_field(f, field_type, "VoxelGrid.rotate_resample")
         if not isinstance(R, torch.Tensor) or R.shape != (3, 3):
             raise ValueError(f"VoxelGrid.rotate_resample: R must be a (3, 3) rotation matrix, got {getattr(R, 'shape', R)!r}")
+        SO3.check_element(R, "R", who="VoxelGrid.rotate_resample")
         R = R.to(dtype=f.dtype, device=f.device)
         x = self.coordinates(f.dtype, f.device)
         src = x @ R  # (R^T x)^T = x^T R: the points R^{-1} x
@@ -156,6 +163,7 @@ class VoxelGrid:
 
     def rotate(self, f: torch.Tensor, field_type, R: torch.Tensor) -> torch.Tensor:
         """:meth:`rotate_exact` for a grid-preserving cube rotation, :meth:`rotate_resample` otherwise."""
+        SO3.check_element(R, "R", who="VoxelGrid.rotate")
         if is_cube_rotation(R):
             Ri = R.round()
             if tuple(self.shape[int(Ri[i].abs().argmax())] for i in range(3)) == self.shape:

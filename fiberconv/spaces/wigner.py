@@ -51,7 +51,8 @@ import numpy as np
 import torch
 from scipy.linalg import eigh_tridiagonal
 
-from ..validation import check_nonnegative_int
+from ..validation import broadcast, check_nonnegative_int
+from .groups import SO3
 
 __all__ = ["WignerD", "wigner_D", "wigner_D_euler", "real_y_generator", "real_j_matrix"]
 
@@ -64,14 +65,10 @@ def _check_l(l, name: str = "l") -> int:
     return check_nonnegative_int(l, name)
 
 
-def _check_rotations(R) -> torch.Tensor:
-    if not isinstance(R, torch.Tensor):
-        raise TypeError(f"R must be a torch.Tensor of rotation matrices (..., 3, 3), got {type(R).__name__}")
-    if R.dim() < 2 or tuple(R.shape[-2:]) != (3, 3):
-        raise ValueError(f"R must have shape (..., 3, 3), got {tuple(R.shape)}")
-    if not R.is_floating_point():
-        raise TypeError(f"R must have a floating dtype, got {R.dtype}")
-    return R
+def _check_rotations(R, who: str = "wigner_D", check: bool = True) -> torch.Tensor:
+    """Rotations ``(..., 3, 3)``: shape, dtype and values (orthogonal, det +1; ``SO3.check_element``).
+    ``check=False`` checks shape and dtype only: for derivatives with respect to the raw entries."""
+    return SO3.check_element(R, "R", who=who) if check else SO3.check(R, f"{who}: R")
 
 
 def _check_angles(alpha, beta, gamma, default_dtype: torch.dtype):
@@ -87,7 +84,7 @@ def _check_angles(alpha, beta, gamma, default_dtype: torch.dtype):
         dtype = torch.promote_types(dtype, t.dtype)
     device = tensors[0].device if tensors else None
     angles = [torch.as_tensor(a, dtype=dtype, device=device) for a in (alpha, beta, gamma)]
-    return torch.broadcast_tensors(*angles)
+    return broadcast(angles, ("alpha", "beta", "gamma"), who="Euler angles")
 
 
 # -- constants ------------------------------------------------------------------------------------
@@ -304,9 +301,12 @@ class WignerD:
         conv = self if same else self.to(like.dtype, like.device)
         return [(l, j, conv.W[l] if l < len(conv.W) else None) for l, j in enumerate(conv.J)]
 
-    def blocks(self, R: torch.Tensor) -> list[torch.Tensor]:
-        """``[D^0(R), ..., D^lmax(R)]``, shapes ``(..., 2l+1, 2l+1)``, from ``R`` of shape ``(..., 3, 3)``."""
-        R = _check_rotations(R)
+    def blocks(self, R: torch.Tensor, check: bool = True) -> list[torch.Tensor]:
+        """``[D^0(R), ..., D^lmax(R)]``, shapes ``(..., 2l+1, 2l+1)``, from ``R`` of shape ``(..., 3, 3)``.
+
+        ``R`` is checked to hold rotations (``SO3.check_element``) unless ``check=False`` (e.g. for finite
+        differences of the raw entries, which leave the group)."""
+        R = _check_rotations(R, "WignerD", check)
         return _matrix_blocks(R, self._constants(R))
 
     def blocks_euler(self, alpha, beta, gamma) -> list[torch.Tensor]:
@@ -314,15 +314,15 @@ class WignerD:
         alpha, beta, gamma = _check_angles(alpha, beta, gamma, self.dtype)
         return _euler_blocks(alpha, beta, gamma, self._constants(alpha))
 
-    def matrix(self, R: torch.Tensor) -> torch.Tensor:
+    def matrix(self, R: torch.Tensor, check: bool = True) -> torch.Tensor:
         """Block-diagonal ``(..., (lmax+1)^2, (lmax+1)^2)`` direct sum of :meth:`blocks`."""
-        blocks = self.blocks(R)
+        blocks = self.blocks(R, check)
         out = R.new_zeros(R.shape[:-2] + (self.dim, self.dim))
         for l, b in enumerate(blocks):
             out[..., l * l: (l + 1) ** 2, l * l: (l + 1) ** 2] = b
         return out
 
-    def rotate_coefficients(self, R: torch.Tensor, coeffs: torch.Tensor) -> torch.Tensor:
+    def rotate_coefficients(self, R: torch.Tensor, coeffs: torch.Tensor, check: bool = True) -> torch.Tensor:
         r"""``D^l(R) c_l`` for every degree: the coefficients of ``f(R^{-1} x)`` if ``f = c . Y``.
 
         Applies the factors of ``D`` to ``c`` without forming ``D``: ``O(l^2)`` per vector and degree.
@@ -334,11 +334,13 @@ class WignerD:
             ``coeffs`` broadcast (right-aligned, as in numpy): ``R (3, 3)`` rotates everything,
             ``R (B, 1, 3, 3)`` with ``coeffs (B, C, n)`` rotates each batch element separately.
 
+        check : whether to check that ``R`` holds rotations (as in :meth:`blocks`)
+
         Returns
         -------
         Tensor of the broadcast shape ``(..., (lmax+1)^2)``.
         """
-        R = _check_rotations(R)
+        R = _check_rotations(R, "WignerD.rotate_coefficients", check)
         if not isinstance(coeffs, torch.Tensor) or coeffs.dim() < 1 or coeffs.shape[-1] != self.dim:
             got = tuple(coeffs.shape) if isinstance(coeffs, torch.Tensor) else type(coeffs).__name__
             raise ValueError(

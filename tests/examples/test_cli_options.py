@@ -255,7 +255,7 @@ def test_diverging_training_says_so(example, argv, capsys, tmp_path):
 def test_validation_helpers(tmp_path):
     import argparse
 
-    from fiberconv.validation import check_input_files, check_loss, check_options, check_output_dir, check_parameters
+    from fiberconv.examples._options import check_input_files, check_loss, check_options, check_output_dir, check_parameters
 
     def error(message):
         raise SystemExit(message)

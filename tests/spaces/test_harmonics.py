@@ -62,3 +62,20 @@ def test_bad_input():
         lm_index(1, 2)
     with pytest.raises(ValueError, match=r"\(\.\.\., 3\)"):
         real_sph_harm_xyz(2, torch.zeros(4, 2))
+
+
+def test_real_sph_harm_xyz_gradients_at_the_poles():
+    """Issue 14: acos/atan2 gave NaN gradients at (0, 0, +-1); the polynomial form is smooth there."""
+    from fiberconv.spaces.harmonics import real_sph_harm, real_sph_harm_xyz
+
+    p = torch.tensor([[0.0, 0.0, 1.0], [0.0, 0.0, -1.0], [0.3, -0.2, 0.9]], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda p: real_sph_harm_xyz(5, p), (p,))
+    # closed form for l = 1: Y_1 = sqrt(3 / 4 pi) (y, z, x) of u = p / |p|, du/dp = (I - u u^T) / |p|
+    y1 = real_sph_harm_xyz(1, p[:2])[:, 1:]
+    jac = torch.autograd.grad(y1[0, 0], p)[0][0]  # d Y_{1,-1} / dp at the north pole = c e_y
+    assert torch.allclose(jac, torch.tensor([0.0, (3 / (4 * torch.pi)) ** 0.5, 0.0], dtype=torch.float64))
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(2, 30, 3, generator=g, dtype=torch.float64)
+    u = v / v.norm(dim=-1, keepdim=True)
+    ref = real_sph_harm(6, torch.acos(u[..., 2]), torch.atan2(u[..., 1], u[..., 0]))
+    assert torch.allclose(real_sph_harm_xyz(6, v), ref, atol=1e-13)

@@ -289,3 +289,16 @@ def test_symmetry_permutation_accepts_numpy_and_float32():
     g = HealpixGrid(2)
     R = HealpixGrid.symmetries()[5]
     assert torch.equal(g.symmetry_permutation(R.numpy()), g.symmetry_permutation(R.float()))
+
+
+def test_nside_limits_are_clear(monkeypatch):
+    """Issue 14: HealpixGrid(2**31) raised numpy's "Maximum allowed size exceeded"; HealpixGrid(4096)
+    allocated until memory ran out."""
+    import fiberconv.spaces.healpix as hpx
+
+    with pytest.raises(ValueError, match=r"nside must be at most 8192 \(2\*\*13\), got 2147483648: .* GiB"):
+        HealpixGrid(2**31)
+    monkeypatch.setattr(hpx, "_available_memory", lambda: 2 * 2**30)
+    with pytest.raises(MemoryError, match=r"nside = 4096 needs about 22.5 GiB .* only 2 GiB are available"):
+        HealpixGrid(4096)
+    HealpixGrid(8)

@@ -328,3 +328,15 @@ def test_rotate_about_axes_moves_points_the_right_way():
     assert torch.allclose(s.rotate(f, rot_y(quarter)), g.xyz()[:, 0], atol=1e-12)
     assert torch.allclose(s.rotate(f, rot_x(quarter)), -g.xyz()[:, 1], atol=1e-12)
     assert torch.allclose(s.rotate(f, rot_z(quarter)), f, atol=1e-12)
+
+
+def test_lmax_above_healpix_limit_warns():
+    """Issue 14: HealpixSHT(HealpixGrid(4), lmax=64) was accepted silently; its round trip was off by 2.6e4.
+    Synthesis stays exact there (tested above at nside 1, lmax 3), so it warns with the accurate range."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        HealpixSHT(HealpixGrid(4), 11)
+    with pytest.warns(UserWarning, match=r"lmax = 64 is above 3 nside - 1 = 11 .*lmax <= 11.*nside >= 32"):
+        HealpixSHT(HealpixGrid(4), lmax=64)

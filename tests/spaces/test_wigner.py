@@ -244,7 +244,8 @@ def test_gradcheck_euler_matrix_and_rotate():
     zero = torch.zeros(2, dtype=F64, requires_grad=True)  # beta = 0: the Euler path stays smooth
     assert torch.autograd.gradcheck(lambda b: tuple(w.blocks_euler(angles[0], b, angles[2])), (zero,))
     R = SO3.sample(3, seed=13, dtype=F64).requires_grad_()
-    assert torch.autograd.gradcheck(lambda r: tuple(w.blocks(r)), (R,))
+    # derivatives with respect to the raw entries: finite differences leave SO(3), so no value check
+    assert torch.autograd.gradcheck(lambda r: tuple(w.blocks(r, check=False)), (R,))
     # through exp at the identity (gimbal-locked) and near beta = pi: gradients stay exact
     for v in (torch.zeros(2, 3, dtype=F64), torch.tensor([[0.0, math.pi - 1e-3, 0.0], [1e-9, 0.0, 0.5]], dtype=F64)):
         assert torch.autograd.gradcheck(lambda v: tuple(w.blocks(SO3.exp(v))), (v.requires_grad_(),))
@@ -253,7 +254,7 @@ def test_gradcheck_euler_matrix_and_rotate():
     assert torch.autograd.gradcheck(lambda v, c: w.rotate_coefficients(SO3.exp(v), c), (v, c))
     v0 = torch.zeros(2, 1, 3, dtype=F64, requires_grad=True)  # identity: the near-lock chart
     assert torch.autograd.gradcheck(lambda v, c: w.rotate_coefficients(SO3.exp(v), c), (v0, c))
-    assert torch.autograd.gradcheck(lambda r: w.matrix(r), (R,))
+    assert torch.autograd.gradcheck(lambda r: w.matrix(r, check=False), (R,))
 
 
 def test_bad_input():

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from fiberconv.datasets.mnist_points import N_DIGITS, load_points, rotate_points
+from fiberconv.examples._options import check_loss, check_options, check_parameters
 from fiberconv.nn.lieconv import LieResNet
 from fiberconv.spaces.lie_groups import SE2Action, lie_action
-from fiberconv.validation import check_loss, check_options, check_parameters
 
 
 @torch.no_grad()

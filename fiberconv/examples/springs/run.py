@@ -27,6 +27,7 @@ import time
 import torch
 
 from fiberconv.datasets.springs import generate, spring_energy
+from fiberconv.examples._options import check_input_files, check_loss, check_options, check_output_dir, check_parameters
 from fiberconv.nn.lieconv import (
     FCHamiltonian,
     HamiltonianLieConv,
@@ -36,7 +37,6 @@ from fiberconv.nn.lieconv import (
     total_momentum,
 )
 from fiberconv.spaces.lie_groups import lie_action
-from fiberconv.validation import check_input_files, check_loss, check_options, check_output_dir, check_parameters
 
 MODELS = ["T2", "SO2", "SE2", "Trivial", "FC"]
 #: the groups HamiltonianLieConv can use on the planar springs (besides FC, the fully-connected model)

@@ -47,13 +47,13 @@ import time
 import torch
 from torch import nn
 
+from fiberconv.examples._options import check_loss, check_options, check_parameters
 from fiberconv.nn import CrossProduct
 from fiberconv.nn.nonlinear import InvariantPooling
 from fiberconv.nn.r3.kernels import r3_field_type
 from fiberconv.nn.r3.models import R3GatedBlock
 from fiberconv.spaces.groups import SO3
 from fiberconv.spaces.voxels import VoxelGrid, cube_rotations
-from fiberconv.validation import check_loss, check_options, check_parameters
 
 PIECES = {
     "chiral_1": [(0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 1, 0)],

@@ -12,7 +12,7 @@ import math
 import sys
 import time
 
-from fiberconv.validation import check_input_files, check_options
+from fiberconv.examples._options import check_input_files, check_options
 
 __all__ = ["DEFAULTS", "TINY", "build_parser", "resolve", "resolve_device", "Log", "Progress"]
 

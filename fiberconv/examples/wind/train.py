@@ -34,10 +34,10 @@ import numpy as np
 import torch
 
 from fiberconv.datasets.wind import WindDataError, WindDataset, load
+from fiberconv.examples._options import check_loss, check_output_dir, check_parameters
 from fiberconv.fields import InducedRepresentation
 from fiberconv.nn import SpherePool
 from fiberconv.spaces import HealpixGrid
-from fiberconv.validation import check_loss, check_output_dir, check_parameters
 
 from .cli import DEFAULTS, TINY, Log, build_parser, resolve, resolve_device
 from .evaluate import (

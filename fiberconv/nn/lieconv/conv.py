@@ -45,6 +45,7 @@ from ...validation import (
     check_positive_int,
     check_tensor,
 )
+from ..signature import TypeSignature
 from .lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, subsample
 
 __all__ = ["Swish", "KernelMLP", "LieConv", "PointwiseLinear",
@@ -72,7 +73,7 @@ def _check_cloud_type(cloud, who: str, channels: int | None = None, module: nn.M
     check_matches(cloud.f, module, "features", who=who)
 
 
-class LieConv(nn.Module):
+class LieConv(TypeSignature, nn.Module):
     r"""One LieConv layer: ``(B, M, c_in)`` features on lifted elements -> ``(B, M', c_out)``.
 
     Parameters
@@ -106,6 +107,8 @@ class LieConv(nn.Module):
         If ``< 1``, outputs only at ``ceil(ds_frac M_b)`` query elements per cloud (``M_b`` its valid
         elements), chosen by farthest-point subsampling in ``d``.
     """
+
+    _signature_attrs = ("action", "pair_input")
 
     def __init__(self, action: LieAction, c_in: int, c_out: int, nbhd: int | None = 32, radius: float = math.inf,
                  alpha: float = 0.2, c_mid: int = 16, hidden: int = 32, ds_frac: float = 1.0,

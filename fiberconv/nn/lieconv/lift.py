@@ -98,9 +98,9 @@ def pair_logs(action: LieAction, u: torch.Tensor) -> torch.Tensor:
     ui = G.inverse(u).unsqueeze(2)  # (B, M, 1, *G)
     uj = u.unsqueeze(1)  # (B, 1, M, *G)
     if ne == 1:  # abelian vector groups: broadcasting compose directly
-        return G.log(G.compose(ui, uj))
+        return G.log(G.compose(ui, uj), check=False)
     shape = torch.broadcast_shapes(ui.shape, uj.shape)
-    return G.log(G.compose(ui.expand(shape), uj.expand(shape)))
+    return G.log(G.compose(ui.expand(shape), uj.expand(shape)), check=False)
 
 
 def lift_cloud(

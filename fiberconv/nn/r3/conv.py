@@ -25,6 +25,7 @@ the state_dict is the same in train and eval, and training mode always re-expand
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -32,10 +33,29 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...fields import FieldType
-from ...validation import check_int, check_matches
+from ...validation import EquivarianceWarning, check_dtype, check_int, check_matches
+from ..signature import TypeSignature
 from .kernels import R3KernelBasis, check_r3_field_type
 
-__all__ = ["R3Conv", "check_r3_tensor"]
+__all__ = ["R3Conv", "check_r3_tensor", "check_symmetric_windows"]
+
+
+def check_symmetric_windows(who: str, spatial: Sequence[int], kernel_size: int, stride: int, padding: int) -> None:
+    """Warn (:class:`~fiberconv.validation.EquivarianceWarning`) unless the windows of a strided layer tile
+    every axis symmetrically about the grid's centre, ``(X + 2 padding - kernel) % stride == 0``: the
+    condition for the output grid to be centred, so for exact equivariance under the cube rotations.
+    Shapes only (free in a forward pass)."""
+    if stride == 1:
+        return
+    rest = [(n + 2 * padding - kernel_size) % stride for n in spatial]
+    if any(rest):
+        good = [n - r if n - r + 2 * padding >= kernel_size else n + stride - r for n, r in zip(spatial, rest)]
+        warnings.warn(
+            f"{who}: spatial size {tuple(spatial)} with kernel {kernel_size}, stride {stride}, padding {padding}: "
+            f"(X + 2 padding - kernel) % stride = {tuple(rest)} != 0, so the windows do not tile the grid "
+            "symmetrically about its centre and the output is NOT equivariant under the cube rotations; use "
+            f"sizes with (X + 2 padding - kernel) % stride == 0 (e.g. {tuple(good)})",
+            EquivarianceWarning, stacklevel=3)
 
 
 def check_r3_tensor(x, field_type: FieldType, who: str) -> torch.Tensor:
@@ -43,7 +63,7 @@ def check_r3_tensor(x, field_type: FieldType, who: str) -> torch.Tensor:
     return field_type.check_tensor(x, who, "a voxel tensor", ("X", "Y", "Z"))
 
 
-class R3Conv(nn.Module):
+class R3Conv(TypeSignature, nn.Module):
     r"""SE(3)-equivariant convolution between voxel fields of types ``in_type`` and ``out_type``.
 
     Parameters
@@ -63,7 +83,8 @@ class R3Conv(nn.Module):
 
     Exact equivariance under the 24 cube rotations needs the output grid to be mapped onto itself:
     true for ``stride = 1``; for ``stride > 1`` when ``X + 2 padding - k`` is divisible by ``stride``
-    (e.g. odd sizes with ``stride = 2``, ``padding = (k-1)/2``).
+    (e.g. odd sizes with ``stride = 2``, ``padding = (k-1)/2``). The forward pass checks this from the
+    input's shape and warns (:class:`~fiberconv.validation.EquivarianceWarning`) where it fails.
     """
 
     def __init__(self, in_type: FieldType, out_type: FieldType, kernel_size: int, padding: int | str = 0,
@@ -79,7 +100,9 @@ class R3Conv(nn.Module):
             padding = (kernel_size - 1) // 2 if isinstance(kernel_size, int) else 0
         self.padding = check_int(padding, "padding", 0, who="R3Conv")
         self.stride = check_int(stride, "stride", 1, who="R3Conv")
-        dtype = dtype or torch.get_default_dtype()
+        dtype = check_dtype(dtype, who="R3Conv")
+        if window == "auto" and kernel_size == 1:
+            window = None  # a 1x1x1 kernel has only the centre: no outer shell to taper
         self.basis = R3KernelBasis(in_type, out_type, kernel_size, sigma=sigma, radii=radii,
                                    frequencies_per_radius=frequencies_per_radius,
                                    maximum_frequency=maximum_frequency, window=window, dtype=dtype, device=device)
@@ -129,6 +152,7 @@ class R3Conv(nn.Module):
         if min(x.shape[2:]) + 2 * self.padding < k:
             raise ValueError(f"R3Conv: spatial size {tuple(x.shape[2:])} with padding {self.padding} is smaller "
                              f"than the kernel ({k})")
+        check_symmetric_windows("R3Conv", x.shape[2:], k, self.stride, self.padding)
         memo = not self.training and not (torch.is_grad_enabled() and self.weight.requires_grad)
         if memo:
             key = self._cache_key()

@@ -60,11 +60,12 @@ import torch
 
 from ...bundles import r3_bundle
 from ...fields import FieldType
+from ...fields.field_type import check_field_entries
 from ...spaces.clebsch_gordan import real_clebsch_gordan
 from ...spaces.harmonics import real_sph_harm_xyz
 from ...spaces.homogeneous import EuclideanR3
 from ...spaces.representations import SO3Irrep
-from ...validation import check_int, check_nonnegative_float, check_nonnegative_int, check_positive_float
+from ...validation import check_dtype, check_int, check_nonnegative_float, check_nonnegative_int, check_positive_float
 from ..kernel_spaces import kd_to_kc
 
 __all__ = ["r3_field_type", "check_r3_field_type", "kernel_offsets", "IrrepPairBasis", "R3KernelBasis"]
@@ -76,10 +77,8 @@ def r3_field_type(*entries: tuple[int, int]) -> FieldType:
     ``r3_field_type((0, 4), (1, 4), (2, 4))``: 4 scalars, 4 vectors, 4 rank-2 traceless symmetric
     tensors (36 channels).
     """
-    for e in entries:
-        if not (isinstance(e, tuple) and len(e) == 2):
-            raise ValueError(f"r3_field_type: expected (l, multiplicity) pairs, got {e!r}")
-    return FieldType(r3_bundle(), [(SO3Irrep(l), n) for l, n in entries])
+    pairs = check_field_entries(entries, "r3_field_type", "degree l", "r3_field_type((0, 4), (1, 4))")
+    return FieldType(r3_bundle(), [(SO3Irrep(l), n) for l, n in pairs])
 
 
 def check_r3_field_type(ft, who: str, name: str = "field type") -> FieldType:
@@ -270,7 +269,7 @@ class R3KernelBasis:
         if window is not None and not (len(window) == 2 and 0 <= window[0] < window[1]):
             raise ValueError(f"R3KernelBasis: window must be 'auto', None or (a, b) with 0 <= a < b, got {window!r}")
         self.radii, self.sigma, self.max_frequencies, self.window = radii, float(sigma), jmax, window
-        dtype = dtype or torch.get_default_dtype()
+        dtype = check_dtype(dtype, who="R3KernelBasis")
 
         self.in_groups, self.out_groups = _group_by_degree(in_type), _group_by_degree(out_type)
         self.pairs: list[tuple[int, int, IrrepPairBasis]] = [  # (l_out, l_in, basis), l_out major

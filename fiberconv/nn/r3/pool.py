@@ -5,7 +5,7 @@ Tensors are ``(batch, C, X, Y, Z)`` with ``C = field_type.dim`` (:mod:`fiberconv
 * :class:`FieldAvgPool3d`: average pooling of every channel. Linear and the same for every channel,
   so it commutes with ``rho``; it commutes with the cube rotations when the pooling windows tile the
   grid symmetrically about its centre (``(X + 2 padding - kernel) % stride == 0`` on every axis, e.g.
-  kernel = stride = 2 on even sizes).
+  kernel = stride = 2 on even sizes); the forward pass warns (``EquivarianceWarning``) where it fails.
 * :class:`NormMaxPool3d`: per window and per field, the field value at the voxel where its norm
   ``|f(x)|`` is largest (plain max for scalars). ``|rho(r) f| = |f|``, so the selected voxel moves with the
   rotation and the pooled field transforms with ``rho``: equivariant under the same condition (and up
@@ -20,7 +20,7 @@ from torch import nn
 from ...fields import FieldType
 from ...validation import check_int
 from ..nonlinear import FieldGroups
-from .conv import check_r3_tensor
+from .conv import check_r3_tensor, check_symmetric_windows
 from .kernels import check_r3_field_type
 
 __all__ = ["FieldAvgPool3d", "NormMaxPool3d"]
@@ -48,6 +48,7 @@ class FieldAvgPool3d(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_r3_tensor(x, self.in_type, "FieldAvgPool3d")
+        check_symmetric_windows("FieldAvgPool3d", x.shape[2:], self.kernel_size, self.stride, self.padding)
         return F.avg_pool3d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
@@ -69,6 +70,7 @@ class NormMaxPool3d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_r3_tensor(x, self.in_type, "NormMaxPool3d")
         k, s, p = self.kernel_size, self.stride, self.padding
+        check_symmetric_windows("NormMaxPool3d", x.shape[2:], k, s, p)
         sidx = self.fields.scalar_idx
         pooled_shape = None
         parts, order = [], []

@@ -82,7 +82,7 @@ def test_backward_reaches_weights_and_bias_only_on_scalars():
 def test_state_dict_and_eval_cache():
     conv = R3Conv(FT36, FT36, 3, padding=1)
     keys = set(conv.state_dict())
-    assert keys == {"weight", "bias"}
+    assert keys == {"weight", "bias", "_extra_state"}  # _extra_state: the type signature (nn.signature)
     x = torch.randn(1, FT36.dim, 5, 5, 5)
     y_train = conv(x)
     conv.eval()
