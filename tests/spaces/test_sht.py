@@ -131,6 +131,7 @@ def test_evaluate_chunking_and_shapes():
 # -- adjoint and analysis ----------------------------------------------------------------------------
 @pytest.mark.parametrize("nside,lmax", [(1, 3), (4, 10), (8, 12)])
 @pytest.mark.parametrize("nest", NEST)
+@pytest.mark.filterwarnings("ignore:HealpixSHT. lmax = 3 is above")  # synthesis and adjoint stay exact there
 def test_adjoint_is_the_transpose(nside, lmax, nest):
     g = HealpixGrid(nside, nest)
     s = HealpixSHT(g, lmax)

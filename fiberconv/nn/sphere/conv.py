@@ -45,6 +45,7 @@ from torch import nn
 from ...fields import FieldType
 from ...spaces.healpix import HealpixGrid
 from ...validation import check_matches
+from ..signature import TypeSignature
 from .conv_geometry import SphereConvGeometry, default_radius, filter_index
 from .kernels import SphereKernelBasis
 from .operators import compute_dtype, csr_mm
@@ -59,7 +60,7 @@ def _derived(geometry, m2s, m1, device, dtype):
     return geometry.operator(m2s, m1, device, dtype)
 
 
-class SphereConv(nn.Module):
+class SphereConv(TypeSignature, nn.Module):
     r"""Equivariant convolution between fields on a HEALPix grid (eq. 14).
 
     Parameters

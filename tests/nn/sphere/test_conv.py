@@ -291,3 +291,18 @@ def test_empty_batches_and_kernels_smaller_than_a_pixel():
         assert float(conv(x).abs().max()) < 10 * float(x.abs().max())
     with pytest.raises(ValueError, match="n_classes must be a positive int, got -1"):
         SphericalClassifier(sphere_field_type((0, 1)), grid, n_classes=-1)
+
+
+def test_state_dict_of_other_field_types_is_refused():
+    """(0,2) -> (0,1) and (0,1) -> (0,1) + (1,1) have parameters of the same sizes; loading one into the other
+    would compute something else, so the field types travel with the state_dict and a mismatch is refused."""
+    grid = HealpixGrid(4)
+    a = SphereConv(sphere_field_type((0, 2)), sphere_field_type((0, 1)), grid)
+    b = SphereConv(sphere_field_type((0, 1)), sphere_field_type((0, 1), (1, 1)), grid)
+    assert {k: v.shape for k, v in a.state_dict().items() if k != "_extra_state"} == \
+        {k: v.shape for k, v in b.state_dict().items() if k != "_extra_state"}
+    with pytest.raises(ValueError, match=r"in_type"):
+        b.load_state_dict(a.state_dict())
+    c = SphereConv(sphere_field_type((0, 2)), sphere_field_type((0, 1)), grid)
+    c.load_state_dict(a.state_dict())  # the same types load
+    assert torch.equal(c.weight, a.weight)

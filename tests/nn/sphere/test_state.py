@@ -26,7 +26,9 @@ def test_module_state_is_dense():
     conv, x = make()
     conv(x)
     assert all(t.layout == torch.strided for t in list(conv.buffers()) + list(conv.parameters()))
-    assert set(conv.state_dict()) == {"weight", "bias"}
+    state = conv.state_dict()  # the weights, and the field types as a small uint8 tensor (the extra state)
+    assert set(state) == {"weight", "bias", "_extra_state"} and state["_extra_state"].dtype == torch.uint8
+    assert all(t.layout == torch.strided for t in state.values()) and state["_extra_state"].numel() < 512
 
 
 @pytest.mark.parametrize("copier", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m)), AveragedModel])
