@@ -131,7 +131,7 @@ class GatedNonlinearity(TypeSignature, nn.Module):
         s, g = self.n_scalars, self.n_gated
         scalars = self.activation(x[:, :s])
         gates = self.gate_activation(x[:, s : s + g])
-        fields = x[:, s + g :] * gates[:, self.gate_index]
+        fields = x[:, s + g :] * gates.index_select(1, self.gate_index)
         return torch.cat([scalars, fields], dim=1)
 
 

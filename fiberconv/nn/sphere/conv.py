@@ -182,6 +182,15 @@ class SphereConv(TypeSignature, nn.Module):
             patterns.append(pattern)
         for i, p in enumerate(patterns):
             self.register_buffer(f"pattern_{i}", p, persistent=False)
+        # where each pair's block lands in the flattened mixing matrix (C_out, F, C_in): one index_copy per call
+        index, n_f, c_in = [], self.n_filters, self.in_type.dim
+        for m2, m1, _ in basis.type_pairs:
+            og, ig = basis.out_groups[m2], basis.in_groups[m1]
+            rows = og.reshape(-1)
+            # positions in the twisted order: for m1 > 0 all a-components first, then all b-components
+            cols = self.in_position[ig.transpose(0, 1).reshape(-1)] if m1 > 0 else self.in_position[ig.reshape(-1)]
+            index.append(((rows[:, None, None] * n_f + torch.arange(n_f)[None, :, None]) * c_in + cols).reshape(-1))
+        self.register_buffer("mix_index", torch.cat(index), persistent=False)
 
     # -- forward ---------------------------------------------------------------------------------------
     def operator(self, m1: int, device=None, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, ...]:
@@ -194,20 +203,16 @@ class SphereConv(TypeSignature, nn.Module):
         """``(C_out, F, C_in)`` in the twisted input order: output = ``sum_{f, c} M[o, f, c] T[f, c]``."""
         basis = self.basis
         dtype = dtype or self.weight.dtype
-        m = self.weight.new_zeros(self.out_type.dim, self.n_filters, self.in_type.dim, dtype=dtype)
-        coeffs = self.kernel_weights()
+        coeffs, blocks = self.kernel_weights(), []
         for i, ((m2, m1, elems), off) in enumerate(zip(basis.type_pairs, basis.offsets)):
-            og, ig = basis.out_groups[m2], basis.in_groups[m1]
-            n_o, n_i = og.shape[0], ig.shape[0]
+            n_o, n_i = basis.out_groups[m2].shape[0], basis.in_groups[m1].shape[0]
             theta = coeffs[off : off + n_o * n_i * len(elems)].view(n_o, n_i, len(elems)).to(dtype)
-            pattern = getattr(self, f"pattern_{i}").to(dtype)
-            block = torch.einsum("oie,eafb->oafib", theta, pattern)  # (n_o, d2, F, n_i, d1)
-            rows = og.reshape(-1).to(m.device)
-            cols = self.in_position[ig.transpose(0, 1).reshape(-1)] if m1 > 0 else self.in_position[ig.reshape(-1)]
-            # positions in the twisted order: for m1 > 0 all a-components first, then all b-components
-            blk = block.permute(0, 1, 2, 4, 3) if m1 > 0 else block  # (n_o, d2, F, d1, n_i)
-            m[rows[:, None, None], torch.arange(self.n_filters, device=m.device)[None, :, None], cols[None, None, :]] = \
-                blk.reshape(n_o * blk.shape[1], self.n_filters, -1).to(dtype)  # einsum may autocast
+            block = torch.einsum("oie,eafb->oafib", theta, getattr(self, f"pattern_{i}").to(dtype))  # (n_o, d2, F, n_i, d1)
+            blocks.append((block.permute(0, 1, 2, 4, 3) if m1 > 0 else block).reshape(-1).to(dtype))  # einsum may autocast
+        values = torch.cat(blocks) if len(blocks) > 1 else blocks[0]
+        m = values.new_zeros(self.out_type.dim * self.n_filters * self.in_type.dim)
+        m = m.index_copy(0, self.mix_index, values)
+        m = m.view(self.out_type.dim, self.n_filters, self.in_type.dim)
         return m
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -217,7 +222,7 @@ class SphereConv(TypeSignature, nn.Module):
             return x.new_zeros(0, self.out_type.dim, n_out)
         # (N_in, B, C) in the twisted order; a SphereConv's output is stored this way, so a stack of
         # layers passes its features on without a transpose
-        xt = x.permute(2, 0, 1)[..., self.in_perm]
+        xt = x.permute(2, 0, 1).index_select(2, self.in_perm)  # backward: index_add (advanced indexing: index_put)
         op_dtype = compute_dtype(x.dtype, x.device)
         responses, start = [], 0
         for m1, n in self.groups:
