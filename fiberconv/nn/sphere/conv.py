@@ -2,11 +2,14 @@ r"""``SphereConv``: the rho1-twisted cross-correlation (eq. 14) on HEALPix grids
 
 .. math::
 
-    [\kappa \star f](x) = \sum_{y:\ d(x, y) < r} w_y\ \kappa\big(s(x)^{-1} y\big)\,
-        \rho_1\big(h_1(s(x)^{-1} s(y))\big)\, f(y), \qquad w_y = 4\pi / N_\text{pix},
+    [\kappa \star f](x) = \sum_{y:\ d(x, y) < r} w_{xy}\ \kappa\big(s(x)^{-1} y\big)\,
+        \rho_1\big(h_1(s(x)^{-1} s(y))\big)\, f(y),
 
 with ``kappa`` in ``K_C`` expanded in :class:`~fiberconv.nn.sphere.kernels.SphereKernelBasis`,
-``kappa(alpha, beta) = rho2(alpha) sum_b theta_b A_b phi_{j_b}(beta)``.
+``kappa(alpha, beta) = rho2(alpha) sum_b theta_b A_b phi_{j_b}(beta)``. The quadrature weights ``w_xy`` are the
+pixel area ``4 pi / N_pix`` corrected per output point and filter so that they integrate polynomials of
+degree ``<= quadrature`` in the relative point exactly (:mod:`~fiberconv.nn.sphere.quadrature`; the error
+under rotations then falls as the fourth power of the pixel size; ``quadrature=None``: the area alone).
 
 Computation. Writing the twisted neighbour values ``g_xk = rho1(tau_xk) f(y_xk)`` and
 ``rho2(alpha) = cos(m2 alpha) I + sin(m2 alpha) J`` (blockwise), every output is a fixed linear
