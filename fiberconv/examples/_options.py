@@ -12,7 +12,8 @@ import torch
 
 from ..validation import check_nonnegative_float, check_nonnegative_int, check_positive_float, check_positive_int
 
-__all__ = ["option_flag", "check_options", "check_output_dir", "check_input_files", "check_loss", "check_parameters"]
+__all__ = ["option_flag", "resolve_device", "check_options", "check_output_dir", "check_input_files", "check_loss",
+           "check_parameters"]
 
 
 def option_flag(dest: str) -> str:
@@ -89,3 +90,16 @@ def check_parameters(model: torch.nn.Module, what: str = "training", hint: str =
     if bad:
         raise SystemExit(f"{what} diverged: non-finite weights or statistics in {', '.join(bad[:3])}"
                          f"{' and more' if len(bad) > 3 else ''}; {hint}")
+
+
+def resolve_device(name: str, option: str = "--device") -> torch.device:
+    """``torch.device(name)``, or SystemExit naming the option when it is malformed or not available here."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise SystemExit(f"{option} {name}: not a torch device (expected e.g. cpu, cuda, cuda:1): {e}") from e
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"{option} {name}: CUDA is not available in this torch build / on this machine")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise SystemExit(f"{option} {name}: MPS is not available")
+    return device

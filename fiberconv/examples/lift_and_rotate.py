@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from fiberconv.examples._options import check_options, resolve_device
 from fiberconv.fields import (
     FibredSampling,
     InducedRepresentation,
@@ -54,14 +55,19 @@ def local_section(ft, grid, x, dtype, device):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m fiberconv.examples.lift_and_rotate", description=__doc__.split("\n")[0])
     parser.add_argument("--nside", type=int, default=16)
     parser.add_argument("--fibre", type=int, default=8, help="samples per fibre of the Mackey encoding")
     parser.add_argument("--lmax", type=int, default=None, help="band limit of the resampling (default 2*nside)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
-    dtype, device = torch.float64, torch.device(args.device)
+    check_options(args, parser.error, positive=("nside", "fibre"), nonnegative=("lmax",))
+    if args.nside & (args.nside - 1):
+        parser.error(f"--nside must be a power of two, got {args.nside}")
+    if args.lmax is not None and args.lmax > 3 * args.nside - 1:
+        parser.error(f"--lmax must be <= 3 nside - 1 = {3 * args.nside - 1}, got {args.lmax}")
+    dtype, device = torch.float64, resolve_device(args.device)
     t0 = time.perf_counter()
 
     grid = HealpixGrid(args.nside, nest=True)

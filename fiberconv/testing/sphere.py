@@ -46,11 +46,21 @@ class EquivarianceChecker:
 
     def __call__(self, module, f: torch.Tensor, g: torch.Tensor) -> float:
         """Relative error of ``module`` at input ``f (B, C, N)`` under the rotation ``g (3, 3)``."""
+        self._check_grids(module)
         return equivariance_error(module, f, g, self.pi_in, self.act_out)
 
     def errors(self, module, f: torch.Tensor, rotations) -> list:
         """Relative errors for each rotation of ``rotations (n, 3, 3)``."""
+        self._check_grids(module)
         return equivariance_errors(module, f, rotations, self.pi_in, self.act_out)
+
+    def _check_grids(self, module) -> None:
+        """A module that names its grids (``grid``, ``out_grid``) must be on the checker's: a RING map read as
+        NESTED (or another nside) would be measured as a large, meaningless error."""
+        for name, pi in (("grid", self.pi_in), ("out_grid", self.pi_out)):
+            grid = getattr(module, name, None)
+            if pi is not None and grid is not None and grid != pi.grid:
+                raise ValueError(f"EquivarianceChecker: the module's {name} is {grid!r}, the checker's is {pi.grid!r}")
 
 
 def sphere_equivariance_error(module, f: torch.Tensor, g: torch.Tensor, in_type: FieldType | None = None, grid=None,

@@ -280,3 +280,15 @@ def test_validation_helpers(tmp_path):
     bn.running_var[0] = float("inf")
     with pytest.raises(SystemExit, match="diverged: non-finite .* running_var"):
         check_parameters(bn)
+
+
+@pytest.mark.parametrize("argv, message", [(["--nside", "3"], "--nside must be a power of two"),
+                                           (["--fibre", "0"], "--fibre must be a positive int"),
+                                           (["--lmax", "-1"], "--lmax must be a non-negative int"),
+                                           (["--device", "foo"], "--device foo: not a torch device")])
+def test_lift_and_rotate_checks_its_options(argv, message, capsys):
+    from fiberconv.examples.lift_and_rotate import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert message in str(e.value) + capsys.readouterr().err

@@ -12,7 +12,7 @@ import math
 import sys
 import time
 
-from fiberconv.examples._options import check_input_files, check_options
+from fiberconv.examples._options import check_input_files, check_options, resolve_device
 
 __all__ = ["DEFAULTS", "TINY", "build_parser", "resolve", "resolve_device", "Log", "Progress"]
 
@@ -139,20 +139,6 @@ def _parse_pairs(text: str, flag: str) -> list[tuple[int, int]]:
     if not pairs or any(len(p) != 2 or min(p) < 0 or sum(p) == 0 for p in pairs):
         raise SystemExit(f"{flag}: expected 'n_scalars,n_vectors;...' with non-negative integers, got {text!r}")
     return pairs
-
-
-def resolve_device(name: str):
-    """``torch.device(name)``, or SystemExit when it is malformed or not available here."""
-    import torch
-    try:
-        device = torch.device(name)
-    except RuntimeError as e:
-        raise SystemExit(f"--device: {e}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit(f"--device {name}: CUDA is not available in this torch build / on this machine")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise SystemExit(f"--device {name}: MPS is not available")
-    return device
 
 
 # ------------------------------------------------------------------------------------------------

@@ -221,8 +221,10 @@ class SphereConv(TypeSignature, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check_input(x)
         B, n_out, F = x.shape[0], self.out_grid.npix, self.n_filters
-        if B == 0:  # an empty batch gives an empty batch (the products below cannot infer their shapes)
-            return x.new_zeros(0, self.out_type.dim, n_out)
+        if B == 0:  # an empty batch gives an empty batch (the products below cannot infer their shapes),
+            # still connected to the input and the weights, so that backward gives (zero) gradients
+            zero = x.sum() + self.weight.sum().to(x.dtype) * 0
+            return x.new_zeros(0, self.out_type.dim, n_out) + zero * 0
         # (N_in, B, C) in the twisted order; a SphereConv's output is stored this way, so a stack of
         # layers passes its features on without a transpose
         xt = x.permute(2, 0, 1).index_select(2, self.in_perm)  # backward: index_add (advanced indexing: index_put)

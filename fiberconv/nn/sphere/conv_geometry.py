@@ -91,6 +91,11 @@ class SphereConvGeometry:
             raise ValueError(f"SphereConv: stride must be a power of two >= 1, got {stride!r}")
         if stride > grid.nside:
             raise ValueError(f"SphereConv: stride {stride} is larger than the input nside {grid.nside}")
+        if quadrature is not None:  # degree 5 and above: ~30 neighbours cannot carry the moments (ill-conditioned)
+            check_int(quadrature, "quadrature", 0, who="SphereConv", expected="None or a degree from 0 to 4")
+            if quadrature > 4:
+                raise ValueError(f"SphereConv: quadrature must be None or a degree from 0 to 4, got {quadrature}: above 4 "
+                                 "the ~30 neighbours of a kernel cannot fit the moments (the weights blow up)")
         self.grid, self.stride, self.n_rings, self.quadrature = grid, stride, n_rings, quadrature
         self.radius = check_positive_float(radius, "radius", who="SphereConv") if radius is not None else default_radius(grid)
         spacing = default_radius(grid, 1.0)

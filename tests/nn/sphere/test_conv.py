@@ -291,6 +291,27 @@ def test_empty_batches_and_kernels_smaller_than_a_pixel():
         assert float(conv(x).detach().abs().max()) < 10 * float(x.abs().max())
     with pytest.raises(ValueError, match="n_classes must be a positive int, got -1"):
         SphericalClassifier(sphere_field_type((0, 1)), grid, n_classes=-1)
+    # an empty batch still backpropagates (zero gradients), like torch.nn's convolutions
+    x0 = torch.zeros(0, MIXED_IN.dim, grid.npix, requires_grad=True)
+    conv(x0).sum().backward()
+    assert conv.weight.grad is not None and float(conv.weight.grad.abs().max()) == 0.0 and x0.grad.shape == x0.shape
+    unet(torch.zeros(0, 2, grid.npix)).pow(2).mean().backward()
+
+
+@pytest.mark.parametrize("bad, kind", [(-1, ValueError), (2.5, TypeError), ("3", TypeError), (True, TypeError),
+                                       (float("nan"), TypeError), (5, ValueError)])
+def test_quadrature_degree_is_checked(bad, kind):
+    """None or a degree 0..4: above 4 the ~30 neighbours cannot carry the moments and the weights blow up."""
+    with pytest.raises(kind, match="quadrature must be None or a degree from 0 to 4"):
+        SphereConv(MIXED_IN, MIXED_OUT, HealpixGrid(4), quadrature=bad)
+
+
+def test_checker_refuses_a_module_on_another_grid():
+    """A RING map read on a NESTED grid would be measured as a large, meaningless error: refused instead."""
+    conv = SphereConv(MIXED_IN, MIXED_OUT, HealpixGrid(4, nest=True), dtype=torch.float64)
+    f = torch.randn(1, MIXED_IN.dim, 192, dtype=torch.float64)
+    with pytest.raises(ValueError, match="the module's grid is HealpixGrid"):
+        EquivarianceChecker(MIXED_IN, HealpixGrid(4, nest=False), MIXED_OUT)(conv, f, torch.eye(3, dtype=torch.float64))
 
 
 def test_state_dict_of_other_field_types_is_refused():
