@@ -8,8 +8,8 @@ something else. :class:`TypeSignature` stores ``{attribute: description}`` of th
 ``_signature_attrs`` as the module's extra state (``<prefix>_extra_state``) and refuses a mismatch on
 loading with a message naming both. The signature is a ``uint8`` tensor (its JSON text), so code that
 maps every state_dict entry through tensor methods (``{k: v.float() ...}``, ``.clone()``, ``.to(device)``)
-keeps working. A state_dict saved before signatures existed (no such key) loads
-as before: there is nothing to compare.
+keeps working. A state_dict saved before signatures existed (no such key) loads with a warning: there is
+nothing to compare.
 
 Use it as a mixin before ``nn.Module`` (``class R3Conv(TypeSignature, nn.Module)``) with
 ``_signature_attrs = ("in_type", "out_type")``, or call :func:`type_signature` /
@@ -18,6 +18,7 @@ Use it as a mixin before ``nn.Module`` (``class R3Conv(TypeSignature, nn.Module)
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable
 
 import torch
@@ -85,6 +86,10 @@ class TypeSignature:
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         key = prefix + "_extra_state"
-        if key not in state_dict:  # saved before signatures existed: nothing to compare
+        if key not in state_dict:  # saved before signatures existed (or filtered): nothing to compare
+            own = ", ".join(f"{k}={v}" for k, v in type_signature(self, self._signature_attrs).items())
+            warnings.warn(f"{type(self).__name__}: the state_dict has no field-type signature ({key!r}: saved before "
+                          "fiberconv stored one, or filtered out), so its field types cannot be checked against "
+                          f"this layer's ({own})", UserWarning, stacklevel=3)
             state_dict[key] = self.get_extra_state()
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)

@@ -63,7 +63,8 @@ def test_old_state_dict_without_signature_still_loads():
     ft = sphere_field_type((0, 2))
     sd = FieldBatchNorm(ft).state_dict()
     sd.pop("_extra_state")
-    FieldBatchNorm(ft).load_state_dict(sd)
+    with pytest.warns(UserWarning, match="no field-type signature"):
+        FieldBatchNorm(ft).load_state_dict(sd)
     assert decode_signature(FieldBatchNorm(ft).state_dict()["_extra_state"]) == {"in_type": str(ft), "out_type": str(ft)}
     # every entry is a tensor: mapping the state_dict through tensor methods keeps the signature
     FieldBatchNorm(ft).load_state_dict({k: v.double().clone() for k, v in FieldBatchNorm(ft).state_dict().items()})
