@@ -85,6 +85,8 @@ class Signals:
         self.hp_points, self.n_lat, self.lmax = grid.xyz(), n_lat, lmax
         self.ll_points = latlon_points(n_lat)
         self.sht = HealpixSHT(grid, lmax) if lmax else None
+        self.ll_theta = torch.arccos(self.ll_points[:, 2].clamp(-1, 1))
+        self.ll_phi = torch.atan2(self.ll_points[:, 1], self.ll_points[:, 0])
 
     def __call__(self, images, rotations=None):
         if self.sht is None:
@@ -93,9 +95,7 @@ class Signals:
         else:
             c = bandlimited_coefficients(images, self.lmax, rotations)
             hp = self.sht.synthesis(c).to(images.dtype)
-            theta = torch.arccos(self.ll_points[:, 2].clamp(-1, 1))
-            phi = torch.atan2(self.ll_points[:, 1], self.ll_points[:, 0])
-            ll = self.sht.evaluate(c, theta, phi).to(images.dtype)
+            ll = self.sht.evaluate(c, self.ll_theta, self.ll_phi).to(images.dtype)
         return hp[:, None], ll.reshape(-1, 1, self.n_lat, 2 * self.n_lat)
 
 

@@ -158,8 +158,8 @@ class SphereConv(TypeSignature, nn.Module):
         self.n_neighbours, self.n_pairs = geometry.n_neighbours, geometry.n_pairs
         # input channels in the "twisted order": scalars, then (all a, all b) components per m1 > 0
         perm, self.groups = [], []
+        geometry.prepare(self.m2s, tuple(basis.in_groups))  # fit the quadrature now, not in the first forward
         for m1, g in basis.in_groups.items():
-            geometry.values(self.m2s, m1)  # fit the quadrature now, not in the first forward
             if m1 == 0:
                 self.groups.append((0, g.numel()))
                 perm += g.reshape(-1).tolist()

@@ -167,28 +167,33 @@ class SphereConvGeometry:
         :func:`filter_index` ``(m2s)``. ``m1 > 0``: ``(F, P_rep, 2)``, ``(C, S) = psi (cos, sin)(m1 tau)``
         corrected as in :class:`~fiberconv.nn.sphere.quadrature.MomentQuadrature`: the twist folded in.
         """
-        key = (tuple(m2s), m1)
-        if key not in self._values:
-            self._values[key] = self._compute_values(*key)
-        return self._values[key]
+        self.prepare(m2s, (m1,))
+        return self._values[(tuple(m2s), m1)]
 
-    def _compute_values(self, m2s, m1):
+    def prepare(self, m2s: tuple[int, ...], m1s) -> None:
+        """Compute the filter values of every input frequency in ``m1s`` now (a layer's construction), with
+        one quadrature fit for all of them: the fit depends on the geometry only, and is not kept."""
+        fit = None
+        for m1 in m1s:
+            key = (tuple(m2s), m1)
+            if key not in self._values:
+                self._values[key], fit = self._compute_values(*key, fit)
+
+    def _compute_values(self, m2s, m1, fit=None):
+        """``(values, fit)``: the filter values of :meth:`values` and the quadrature's fit (None without one)."""
         rows, ca, sa, beta, ct, st = self._frames()
         index = filter_index(m2s, self.n_rings)
         phi = self.basis.radial(beta) * (4 * math.pi / self.grid.npix)  # (P, R)
         rot = cos_sin_multiples(ca, sa, max(m2s))
         psi = torch.stack([phi[:, j] * (rot[m2][0] if cs == "c" else rot[m2][1])
                            for (j, m2, cs) in sorted(index, key=index.get)])  # (F, P)
-        quad = None
-        if self.quadrature is not None:
-            quad = MomentQuadrature(self.basis, index, rows, self.n_reps, ca, sa, beta, ct, st, self.quadrature)
-        if m1 == 0:
-            return quad.scalar(psi) if quad is not None else psi
-        if quad is not None:
-            values, _ = quad.twisted(psi, m1, torch.arange(rows.numel()))
-            return values.view(psi.shape[0], -1, 2)
-        c, s = cos_sin_multiples(ct, st, m1)[m1]
-        return torch.stack([psi * c, psi * s], dim=-1)
+        if self.quadrature is None:
+            if m1 == 0:
+                return psi, None
+            c, s = cos_sin_multiples(ct, st, m1)[m1]
+            return torch.stack([psi * c, psi * s], dim=-1), None
+        quad = MomentQuadrature(self.basis, index, rows, self.n_reps, ca, sa, beta, ct, st, self.quadrature, fit=fit)
+        return (quad.scalar(psi) if m1 == 0 else quad.twisted(psi, m1)), quad.fit
 
     # -- derived: per-pixel operators ------------------------------------------------------------------
     def pairs(self):

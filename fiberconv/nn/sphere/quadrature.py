@@ -221,13 +221,17 @@ class MomentQuadrature:
     rows, n_rows : ``(P,)`` output point of every pair (sorted), and the number of output points
     ca, sa, beta, ct, st : ``(P,)`` the relative points and twists (:func:`~fiberconv.nn.sphere.geometry.relative_frames`)
     degree : polynomial degree ``d`` integrated exactly
+    fit : a :class:`MomentFit` of the same pairs and degree to reuse (it depends on the geometry only, not on the
+        filters), or None to build one
     """
 
-    def __init__(self, basis, filter_index, rows, n_rows, ca, sa, beta, ct, st, degree: int = 3):
+    def __init__(self, basis, filter_index, rows, n_rows, ca, sa, beta, ct, st, degree: int = 3,
+                 fit: MomentFit | None = None):
         self.basis, self.rows, self.n_rows, self.degree = basis, rows, n_rows, degree
         self.ca, self.sa, self.ct, self.st = (t.double() for t in (ca, sa, ct, st))
         self.keys = sorted(filter_index, key=filter_index.get)  # filter f -> (j, m2, c|s)
-        self.fit = MomentFit(rows, n_rows, moment_polynomials(self.ca, self.sa, beta.double(), basis.radius, degree))
+        self.fit = fit if fit is not None else MomentFit(
+            rows, n_rows, moment_polynomials(self.ca, self.sa, beta.double(), basis.radius, degree))
 
     def _match(self, c, filters):
         return self.fit(c, filter_moments(self.basis, filters, self.degree))
@@ -237,19 +241,15 @@ class MomentQuadrature:
         filters = [(j, [(1.0, m2, cs)] if not (m2 == 0 and cs == "s") else []) for j, m2, cs in self.keys]
         return self._match(psi, filters).to(psi.dtype)
 
-    def twisted(self, psi: torch.Tensor, m1: int, order: torch.Tensor):
-        """The ``m1 > 0`` operator values ``(C, S)`` from the *sampled* ``psi (F, P)``, in the layout of
-        ``SphereConv``: ``values (F, 2P)`` (pair-major, ``C`` then ``S``) and ``values_t (2P, F)`` (``C``
-        of the pairs by input pixel, ``order``, then ``S``)."""
+    def twisted(self, psi: torch.Tensor, m1: int) -> torch.Tensor:
+        """The ``m1 > 0`` operator values from the *sampled* ``psi (F, P)``: ``(F, P, 2)``, ``(C, S)`` per pair,
+        in ``psi``'s dtype."""
         p64 = psi.double()
         ca, sa = _multiple(self.ca, self.sa, m1)
         filters = [(j, _trig_product(m2, cs, m1, t)) for t in "cs" for j, m2, cs in self.keys]
         a, b = self._match(torch.cat([p64 * ca, p64 * sa]), filters).chunk(2)
         cp, sp = _multiple(self.ct * self.ca - self.st * self.sa, self.st * self.ca + self.ct * self.sa, m1)
-        c, s = a * cp + b * sp, a * sp - b * cp
-        values = torch.stack([c, s], dim=-1).to(psi.dtype).view(psi.shape[0], -1)
-        values_t = torch.stack([c.index_select(1, order).T, s.index_select(1, order).T]).to(psi.dtype)
-        return values, values_t.reshape(-1, psi.shape[0])
+        return torch.stack([a * cp + b * sp, a * sp - b * cp], dim=-1).to(psi.dtype)
 
 
 def _multiple(c: torch.Tensor, s: torch.Tensor, m: int):
