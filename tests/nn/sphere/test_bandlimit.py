@@ -1,0 +1,103 @@
+"""SphereBandLimit: an equivariant projection onto degrees <= lmax (and spectral pooling / unpooling)."""
+import copy
+
+import healpy as hp
+import numpy as np
+import pytest
+import torch
+
+from fiberconv.bundles import sphere_bundle
+from fiberconv.fields import sphere_field_type
+from fiberconv.nn import SphereBandLimit, r3_field_type
+from fiberconv.spaces import SO3, HealpixGrid
+from fiberconv.testing import EquivarianceChecker, bandlimited_field
+
+FT = sphere_field_type((0, 2), (1, 2), (2, 1))
+SCALAR, VECTOR = sphere_field_type((0, 1)), sphere_field_type((1, 1))
+
+
+@pytest.mark.parametrize("nest", [False, True])
+@pytest.mark.parametrize("out", ["same", "coarse", "fine"])
+def test_exact_under_grid_symmetries(nest, out):
+    grid = HealpixGrid(8, nest=nest)
+    out_grid = {"same": grid, "coarse": grid.coarsen(), "fine": HealpixGrid(16, nest=not nest)}[out]
+    layer = SphereBandLimit(FT, grid, 4, out_grid=out_grid, dtype=torch.float64)
+    f = torch.randn(2, FT.dim, grid.npix, dtype=torch.float64)
+    check = EquivarianceChecker(FT, grid, FT, out_grid)
+    for g in grid.symmetries(dtype=torch.float64):
+        assert check(layer, f, g) < 1e-12
+
+
+@pytest.mark.parametrize("out", ["same", "coarse"])
+def test_commutes_with_any_rotation(out):
+    """On inputs band-limited to the fit's degree (2 nside) the projection of a scalar field commutes with every
+    rotation to rounding; vector fields leave only the resampling of the (degree + 2) tangent projection."""
+    grid = HealpixGrid(8, nest=True)
+    out_grid = grid if out == "same" else grid.coarsen()
+    rotations = SO3.sample((3,), seed=2, dtype=torch.float64)
+    for ft, bound in ((SCALAR, 1e-10), (VECTOR, 5e-3)):
+        layer = SphereBandLimit(ft, grid, 3, out_grid=out_grid, dtype=torch.float64)
+        f = bandlimited_field(ft, grid, 2 * out_grid.nside)  # the checker resamples both grids at this degree
+        errs = EquivarianceChecker(ft, grid, ft, out_grid, lmax=2 * out_grid.nside).errors(layer, f, rotations)
+        assert max(errs) < bound, (ft, errs)
+    # a sampled-weights fit (fit_lmax = lmax) aliases the degrees above lmax: the default fit matters
+    layer = SphereBandLimit(SCALAR, grid, 3, fit_lmax=3, dtype=torch.float64)
+    f = bandlimited_field(SCALAR, grid, 16)
+    assert max(EquivarianceChecker(SCALAR, grid, SCALAR, lmax=16).errors(layer, f, rotations)) > 1e-3
+
+
+def test_reproduces_band_limited_fields():
+    grid = HealpixGrid(8, nest=False)
+    f = bandlimited_field(SCALAR, grid, 5)
+    assert (SphereBandLimit(SCALAR, grid, 5, dtype=torch.float64)(f) - f).abs().max() < 1e-12
+    # the tangent field V_A(x) = P_x(A x) has ambient components of degree <= 3
+    x = grid.xyz(dtype=torch.float64)
+    frames = sphere_bundle().section(x)[..., :, :2].transpose(-1, -2)
+    A = torch.randn(3, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    v = (frames @ (x @ A.T).unsqueeze(-1)).squeeze(-1).T.unsqueeze(0)  # (1, 2, N)
+    assert (SphereBandLimit(VECTOR, grid, 3, dtype=torch.float64)(v) - v).abs().max() < 1e-12
+    assert (SphereBandLimit(VECTOR, grid, 2, dtype=torch.float64)(v) - v).abs().max() > 1e-2
+
+
+def test_scalar_projection_is_orthogonal_and_matches_healpy():
+    grid = HealpixGrid(8, nest=False)
+    layer = SphereBandLimit(SCALAR, grid, 6, fit_lmax=6, dtype=torch.float64)
+    P = layer(torch.eye(grid.npix, dtype=torch.float64).unsqueeze(1)).squeeze(1)  # row i: P e_i
+    assert (P - P.T).abs().max() < 1e-12 and (P @ P - P).abs().max() < 1e-12
+    assert abs(torch.trace(P).item() - 49) < 1e-9  # rank (L + 1)^2
+    # healpy: analysis of a degree-16 map (iterated), truncation to l <= 6 by a step filter, synthesis
+    f = bandlimited_field(SCALAR, grid, 16, batch=1)
+    alm = hp.map2alm(f[0, 0].numpy(), lmax=16, iter=20)
+    ref = hp.alm2map(hp.almxfl(alm, (np.arange(17) <= 6).astype(float)), 8, lmax=16)
+    ours = SphereBandLimit(SCALAR, grid, 6, dtype=torch.float64)(f)[0, 0].numpy()
+    assert np.abs(ours - ref).max() < 1e-6 * np.abs(ref).max()
+
+
+def test_module_behaviour():
+    grid = HealpixGrid(4, nest=True)
+    layer = SphereBandLimit(FT, grid, 3, out_grid=grid.coarsen())
+    assert layer.state_dict() == {} and len(list(layer.parameters())) == 0
+    f = torch.randn(2, FT.dim, grid.npix, dtype=torch.float64)
+    out = layer(f)  # a float32 module follows the input's dtype
+    assert out.shape == (2, FT.dim, grid.npix // 4) and out.dtype == torch.float64
+    twin = copy.deepcopy(layer).double()
+    assert torch.allclose(twin(f), out, atol=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert layer(f.float()).isfinite().all()
+    f.requires_grad_(True)
+    layer(f).square().sum().backward()
+    assert f.grad is not None and f.grad.isfinite().all()
+
+
+def test_bad_input():
+    grid = HealpixGrid(4)
+    with pytest.raises(ValueError, match=r"lmax must be <= 2 nside = 8"):
+        SphereBandLimit(SCALAR, grid, 9)
+    with pytest.raises(ValueError, match="fit_lmax"):
+        SphereBandLimit(SCALAR, grid, 4, fit_lmax=3)
+    with pytest.raises(TypeError, match="HealpixGrid"):
+        SphereBandLimit(SCALAR, grid, 2, out_grid=16)
+    with pytest.raises(TypeError, match="FieldType over SO\\(3\\) -> S\\^2"):
+        SphereBandLimit(r3_field_type((0, 1)), grid, 2)
+    with pytest.raises(ValueError, match=r"\(batch, 1, 192\)"):
+        SphereBandLimit(SCALAR, grid, 2)(torch.zeros(1, 1, 48))
