@@ -2,8 +2,8 @@ r"""Ready-made spherical CNNs on HEALPix, built only from equivariant layers.
 
 * :class:`SphereBlock`: ``SphereConv -> FieldBatchNorm -> GatedNonlinearity`` (scalars and gated
   ``m``-fields out).
-* :class:`SphericalClassifier`: blocks with pooling between ``nside`` levels, then invariant pooling and
-  a linear layer: rotation-invariant logits from any input field type.
+* :class:`SphericalClassifier`: blocks with spectral pooling (:class:`SphereBandLimit`) between ``nside``
+  levels, then invariant pooling and a linear layer: rotation-invariant logits from any input field type.
 * :class:`SphericalUNet`: an encoder/decoder over ``nside`` levels with skip connections, mapping any
   field type to any field type (scalar -> vector, vector -> vector, ...).
 
@@ -28,8 +28,9 @@ from torch import nn
 from ...fields import FieldType
 from ...spaces.healpix import HealpixGrid
 from ...spaces.representations import SO2Irrep
-from ...validation import check_positive_int
+from ...validation import check_positive_float, check_positive_int
 from ..nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling
+from .bandlimit import SphereBandLimit
 from .conv import SphereConv
 from .conv_geometry import SphereConvGeometry
 from .pool import SpherePool, SphereUnpool
@@ -56,6 +57,16 @@ def _level_geometries(conv_kwargs: dict):
             cache[grid] = SphereConvGeometry(grid, **settings)
         return cache[grid]
     return get, cache
+
+
+def _band_limit(band_limit, who: str):
+    """``None`` or ``grid -> degree``: ``band_limit nside`` rounded, at least 1."""
+    if band_limit is None:
+        return None
+    band_limit = check_positive_float(band_limit, "band_limit", who=who)
+    if band_limit > 1:
+        raise ValueError(f"{who}: band_limit must be a fraction of nside in (0, 1] (or None for mean pooling), got {band_limit}")
+    return lambda grid: max(1, round(band_limit * grid.nside))
 
 
 def _conv_kwargs(conv_kwargs: dict) -> dict:
@@ -88,31 +99,47 @@ class SphericalClassifier(nn.Module):
     in_type : FieldType of the input (e.g. ``sphere_field_type((0, 1))`` for one scalar map)
     grid : HealpixGrid of the input
     n_classes : int
-    widths : ``(n_scalars, n_vectors)`` per level; a ``SpherePool`` halves ``nside`` between levels
+    widths : ``(n_scalars, n_vectors)`` per level; ``nside`` halves between levels
+    band_limit : float or None
+        Spectral pooling (default ``0.5``): the input is projected onto degrees ``<= 2 band_limit nside``,
+        every level's output onto degrees ``<= band_limit nside'`` of the *next* level's ``nside'`` and
+        resampled there (:class:`SphereBandLimit`), the last level's onto ``band_limit nside`` before the
+        invariant pooling. Every convolution then sees content well below its grid scale, where it is
+        accurate to ~1e-4 under any rotation; with mean pooling (``None``: :class:`SpherePool`) the
+        nonlinearities' grid-scale content reaches the next convolution and a trained model's logits move by
+        ~10 % under random rotations instead of ~1 % (``docs/sphere_cnn.md``, "Band-limited features").
+        Exact under the grid symmetries either way.
     dtype, device : factory arguments, as in ``torch.nn`` (see the module docstring)
     **conv_kwargs : passed to every :class:`SphereConv` (``radius``, ``n_rings``, ``quadrature`` through the
         level's geometry; ``bias``)
     """
 
     def __init__(self, in_type: FieldType, grid: HealpixGrid, n_classes: int, widths: Sequence[Width] = ((8, 4), (16, 8)),
-                 dtype: torch.dtype | None = None, device=None, **conv_kwargs):
+                 band_limit: float | None = 0.5, dtype: torch.dtype | None = None, device=None, **conv_kwargs):
         super().__init__()
         check_positive_int(n_classes, "n_classes", who="SphericalClassifier")
         widths = _check_widths(widths, "SphericalClassifier")
         if grid.nside < 2 ** (len(widths) - 1):
             raise ValueError(f"SphericalClassifier: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, "
                              f"got {grid.nside}")
-        self.in_type, self.grid = in_type, grid
+        degree = _band_limit(band_limit, "SphericalClassifier")
+        self.in_type, self.grid, self.band_limit = in_type, grid, band_limit
         geometry, self.geometries = _level_geometries(conv_kwargs)
         conv_kwargs = _conv_kwargs(conv_kwargs)
+        kw = dict(dtype=dtype, device=device)
         layers, t, g = [], in_type, grid
+        if degree is not None:
+            layers.append(SphereBandLimit(t, g, min(2 * g.nside, 2 * degree(g)), **kw))
         for i, (ns, nv) in enumerate(widths):
             if i > 0:
-                layers.append(SpherePool(t, g))
-                g = g.coarsen()
+                coarse = g.coarsen()
+                layers.append(SpherePool(t, g) if degree is None else SphereBandLimit(t, g, degree(coarse), coarse, **kw))
+                g = coarse
             block = SphereBlock(t, g, ns, nv, dtype=dtype, geometry=geometry(g), **conv_kwargs)
             layers.append(block)
             t = block.out_type
+        if degree is not None:
+            layers.append(SphereBandLimit(t, g, degree(g), **kw))
         self.features = nn.Sequential(*layers)
         self.pool = InvariantPooling(t)
         self.head = nn.Linear(self.pool.n_out, n_classes, dtype=dtype)

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from fiberconv.bundles import sphere_bundle
-from fiberconv.fields import sphere_field_type
-from fiberconv.nn import SphereBandLimit, r3_field_type
+from fiberconv.fields import InducedRepresentation, sphere_field_type
+from fiberconv.nn import SphereBandLimit, SphericalClassifier, r3_field_type
 from fiberconv.spaces import SO3, HealpixGrid
-from fiberconv.testing import EquivarianceChecker, bandlimited_field
+from fiberconv.testing import EquivarianceChecker, bandlimited_field, invariance_report
 
 FT = sphere_field_type((0, 2), (1, 2), (2, 1))
 SCALAR, VECTOR = sphere_field_type((0, 1)), sphere_field_type((1, 1))
@@ -101,3 +101,36 @@ def test_bad_input():
         SphereBandLimit(r3_field_type((0, 1)), grid, 2)
     with pytest.raises(ValueError, match=r"\(batch, 1, 192\)"):
         SphereBandLimit(SCALAR, grid, 2)(torch.zeros(1, 1, 48))
+
+
+def test_band_limited_classifier_stays_invariant_after_training():
+    """A classifier trained on random labels (nside 8, white inputs of degree <= 16): with spectral pooling its
+    logits move by under 1 % under random rotations, with mean pooling by several times more (measured: median
+    0.84 % and 3.1 % after 20 steps; 1.0 % and 8.4 % after 30 steps with three levels)."""
+    grid = HealpixGrid(8, nest=True)
+    x = bandlimited_field(SCALAR, grid, 16, batch=16, seed=0)
+    labels = torch.randint(0, 3, (16,), generator=torch.Generator().manual_seed(0))
+    pi, rotations = InducedRepresentation(SCALAR, grid), SO3.sample((3,), seed=1, dtype=torch.float64)
+    medians = {}
+    for band_limit in (None, 0.5):
+        torch.manual_seed(0)
+        model = SphericalClassifier(SCALAR, grid, 3, widths=((4, 2), (6, 3)), band_limit=band_limit, dtype=torch.float64)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        for _ in range(20):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), labels).backward()
+            opt.step()
+        medians[band_limit] = invariance_report(model.eval(), x, rotations, pi).median
+    assert medians[0.5] < 0.015 and medians[None] > 2.5 * medians[0.5], medians
+
+
+def test_classifier_band_limit_option():
+    grid = HealpixGrid(4, nest=True)
+    model = SphericalClassifier(SCALAR, grid, 2, widths=((2, 1), (2, 1)))
+    kinds = [type(m).__name__ for m in model.features]
+    assert kinds == ["SphereBandLimit", "SphereBlock", "SphereBandLimit", "SphereBlock", "SphereBandLimit"]
+    assert [m.lmax for m in model.features if isinstance(m, SphereBandLimit)] == [4, 1, 1]
+    assert "SpherePool" in [type(m).__name__ for m in SphericalClassifier(SCALAR, grid, 2, band_limit=None).features]
+    for bad in (0, 1.5, "half"):
+        with pytest.raises((ValueError, TypeError), match="band_limit"):
+            SphericalClassifier(SCALAR, grid, 2, band_limit=bad)
