@@ -28,18 +28,31 @@ import torch
 from torch import nn
 
 from ...fields import FieldType
-from ...fields.tangent import ambient_dim, from_ambient, to_ambient
+from ...fields.tangent import from_ambient, to_ambient
 from ...spaces.harmonics import real_sph_harm_xyz
 from ...spaces.healpix import HealpixGrid
+from ...spaces.representations import SO2Irrep
 from ...validation import check_nonnegative_int
 from .kernels import _irrep_groups
 
 __all__ = ["SphereBandLimit"]
 
 
-def _frames(field_type: FieldType, grid: HealpixGrid) -> torch.Tensor:
-    """``(N_pix, 2, 3)``: the section's frame ``(e_1, e_2)`` at every pixel, float64."""
-    return field_type.bundle.section(grid.xyz(dtype=torch.float64))[..., :, :2].transpose(-1, -2).contiguous()
+def _ambient_maps(bundle, m: int, grid: HealpixGrid, out_grid: HealpixGrid) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per pixel, the linear maps of one frequency-``m`` field to its ambient tensor on ``grid``
+    ``(N_in, 3^m, 2)`` and back on ``out_grid`` ``(N_out, 2, 3^m)``: :func:`to_ambient` and :func:`from_ambient`
+    applied to unit components, float64."""
+    ft = FieldType(bundle, [SO2Irrep(m)])
+
+    def frames(g):
+        return bundle.section(g.xyz(dtype=torch.float64))[..., :, :2].transpose(-1, -2)
+
+    f_in, f_out, n = frames(grid), frames(out_grid), 3**m
+    units = torch.eye(2, dtype=torch.float64)[:, :, None].expand(2, 2, grid.npix)
+    embed = to_ambient(ft, units, f_in).permute(2, 1, 0)  # (N_in, 3^m, 2)
+    units = torch.eye(n, dtype=torch.float64)[:, :, None].expand(n, n, out_grid.npix)
+    read = from_ambient(ft, units, f_out).permute(2, 1, 0)  # (N_out, 2, 3^m)
+    return embed.contiguous(), read.contiguous()
 
 
 class SphereBandLimit(nn.Module):
@@ -88,8 +101,6 @@ class SphereBandLimit(nn.Module):
         if lmax > 2 * grid.nside:
             raise ValueError(f"{who}: lmax must be <= 2 nside = {2 * grid.nside} of the input grid {grid!r} (the "
                              f"least-squares fit of (lmax + 1)^2 harmonics needs that many well-spread pixels), got {lmax}")
-        _irrep_groups(field_type, who)  # a FieldType over S^2 of SO(2) irreps (regular fields count as theirs)
-        self.ambient = ambient_dim(field_type)
         self.in_type = self.out_type = field_type
         self.grid, self.out_grid, self.lmax = grid, out_grid, lmax
         dtype = torch.get_default_dtype() if dtype is None else dtype
@@ -105,10 +116,16 @@ class SphereBandLimit(nn.Module):
         kw = dict(dtype=dtype, device=device)
         self.register_buffer("analysis", analysis.to(**kw), persistent=False)
         self.register_buffer("synthesis", y_out.T.contiguous().to(**kw), persistent=False)  # (n, N_out)
-        self.scalar = all(r.m == 0 for _, r in field_type.irrep_blocks())
-        if not self.scalar:
-            self.register_buffer("frames_in", _frames(field_type, grid).to(**kw), persistent=False)
-            self.register_buffer("frames_out", _frames(field_type, out_grid).to(**kw), persistent=False)
+        self.groups = _irrep_groups(field_type, who)  # m -> (n_m, d_m) channels
+        order = torch.cat([idx.flatten() for idx in self.groups.values()])
+        self.register_buffer("order", torch.argsort(order), persistent=False)  # concatenated groups -> channels
+        for m, idx in self.groups.items():
+            self.register_buffer(f"idx_{m}", idx, persistent=False)
+            if m > 0:
+                embed, read = _ambient_maps(field_type.bundle, m, grid, out_grid)
+                # (3^m, 2, N_in) and (2, 3^m, N_out): pixels last, for broadcast products
+                self.register_buffer(f"embed_{m}", embed.permute(1, 2, 0).contiguous().to(**kw), persistent=False)
+                self.register_buffer(f"read_{m}", read.permute(1, 2, 0).contiguous().to(**kw), persistent=False)
 
     def extra_repr(self) -> str:
         to = "" if self.out_grid == self.grid else f" -> {self.out_grid!r}"
@@ -116,8 +133,15 @@ class SphereBandLimit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.in_type.check_tensor(x, "SphereBandLimit", points=(self.grid.npix,), where=repr(self.grid))
-        a, s = self.analysis.to(x), self.synthesis.to(x)
-        if self.scalar:
-            return x @ a.T @ s
-        f_in, f_out = self.frames_in.to(x), self.frames_out.to(x)
-        return from_ambient(self.in_type, to_ambient(self.in_type, x, f_in) @ a.T @ s, f_out)
+        a, s = self.analysis.to(x).T, self.synthesis.to(x)
+        parts = []
+        for m in self.groups:
+            v = x[:, getattr(self, f"idx_{m}")]  # (B, n_m, d_m, N_in)
+            if m > 0:
+                # per-pixel 3^m x 2 maps as broadcast products (an einsum over pixels becomes N tiny matmuls)
+                ambient = (getattr(self, f"embed_{m}").to(x) * v.unsqueeze(2)).sum(3)  # (B, n_m, 3^m, N_in)
+                v = (getattr(self, f"read_{m}").to(x) * (ambient @ a @ s).unsqueeze(2)).sum(3)  # (B, n_m, 2, N_out)
+            else:
+                v = v @ a @ s
+            parts.append(v.flatten(1, 2))
+        return torch.cat(parts, 1)[:, self.order]
