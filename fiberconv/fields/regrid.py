@@ -95,9 +95,12 @@ def latlon_frames(lat, lon) -> np.ndarray:
     pole row the frame depends on the column's longitude: it is the limit of the frames along that
     meridian, so ``(u, v)`` given there in that frame has a well-defined ambient vector.
     """
-    t = np.deg2rad(90.0 - np.asarray(lat, dtype=np.float64))[:, None]
-    p = np.deg2rad(np.asarray(lon, dtype=np.float64))[None, :]
-    t, p = np.broadcast_arrays(t, p)
+    return _frames_at(np.asarray(lat, dtype=np.float64)[:, None], np.asarray(lon, dtype=np.float64)[None, :])
+
+
+def _frames_at(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Frames ``(e_theta, e_phi)`` at points ``(lat, lon)`` (degrees, broadcast): ``(..., 2, 3)``."""
+    t, p = np.broadcast_arrays(np.deg2rad(90.0 - lat), np.deg2rad(lon))
     ct, st, cp, sp = np.cos(t), np.sin(t), np.cos(p), np.sin(p)
     e_theta = np.stack([ct * cp, ct * sp, -st], axis=-1)
     e_phi = np.stack([-sp, cp, np.zeros_like(p)], axis=-1)
@@ -247,6 +250,32 @@ class LatLonToHealpix:
         self._frames = grid.frames()  # (N_pix, 2, 3) float64
         # frames of the sorted, pole-handled data grid (rows of lat_sorted, columns of lam_u)
         self._data_frames = torch.from_numpy(latlon_frames(lat_sorted, lam_u))
+        self._sparse_plan(idx, lat_ext.size, n_u, lat_sorted, lam_u)
+
+    def _sparse_plan(self, idx: np.ndarray, n_ext: int, n_u: int, lat_sorted: np.ndarray, lam_u: np.ndarray) -> None:
+        """The corners as points of the data, so that regridding reads only the values it needs.
+
+        A corner on the first / last row of the extended grid is a (virtual or averaged) pole: its value is
+        the arc-weighted mean of the outermost data row on that side. Any other corner is one value of the
+        data, at flat index ``row * nlon + column`` of the caller's array. ``_corner (N_pix, 4)`` indexes
+        ``[data points..., south pole, north pole]``.
+        """
+        uniq, inv = np.unique(idx, return_inverse=True)
+        rows, cols = uniq // n_u, uniq % n_u
+        south, north = rows == 0, rows == n_ext - 1
+        data = ~(south | north)
+        offset = 1 if self._virtual_south else 0
+        r_sorted = rows[data] - offset
+        self._points = torch.from_numpy(self._lat_order[r_sorted] * self.nlon + self._lon_cols[cols[data]])
+        n_pts = int(data.sum())
+        pos = np.empty(uniq.size, dtype=np.int64)
+        pos[data] = np.arange(n_pts)
+        pos[south], pos[north] = n_pts, n_pts + 1
+        self._corner = torch.from_numpy(pos[inv.reshape(idx.shape)])
+        self._point_frames = torch.from_numpy(_frames_at(lat_sorted[r_sorted], lam_u[cols[data]]))  # (P, 2, 3)
+        # the outermost data rows (original row index) and their frames, for the pole values
+        self._pole_rows = (int(self._lat_order[0]), int(self._lat_order[-1]))
+        self._pole_frames = torch.from_numpy(latlon_frames(lat_sorted[[0, -1]], lam_u))  # (2, n_u, 2, 3)
 
     def __repr__(self) -> str:
         return (f"LatLonToHealpix(nlat={self.nlat}, nlon={self.nlon}, poles in data: "
@@ -260,7 +289,8 @@ class LatLonToHealpix:
             a = np.asarray(x)
             if a.dtype.kind not in "iuf":
                 raise TypeError(f"LatLonToHealpix: {name} must be a real numeric array, got dtype {a.dtype}")
-            t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
+            keep = a.dtype.kind == "f" and a.dtype.itemsize in (4, 8)  # float32 stays float32 until gathered
+            t = torch.from_numpy(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("=") if keep else np.float64))
         else:
             if x.is_complex() or x.dtype == torch.bool:
                 raise TypeError(f"LatLonToHealpix: {name} must be a real tensor, got {x.dtype}")
@@ -316,19 +346,34 @@ class LatLonToHealpix:
             rows.append(mean_row(rows[-1]))
         return torch.stack(rows, dim=-2)
 
-    def _interp(self, ext: torch.Tensor) -> torch.Tensor:
-        """``(..., nlat_ext, n_u)`` -> ``(..., N_pix)``."""
-        flat = ext.flatten(-2)
-        idx = self._idx.to(ext.device)
-        w = self._w.to(dtype=ext.dtype, device=ext.device)
-        return (flat[..., idx] * w).sum(-1)
+    def _gather(self, t: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """The data points the plan reads ``(..., P)`` and the outermost rows ``(..., 2, n_u)`` (south, north)."""
+        pts = t.flatten(-2)[..., self._points.to(t.device)].to(dtype)
+        rows = torch.tensor(self._pole_rows, device=t.device)
+        edge = t.index_select(-2, rows).index_select(-1, torch.from_numpy(self._lon_cols).to(t.device)).to(dtype)
+        return pts, edge
+
+    def _combine(self, values: torch.Tensor) -> torch.Tensor:
+        """``values (..., P + 2, C)`` at the data points and the two poles -> bilinear ``(..., N_pix, C)``."""
+        w = self._w.to(dtype=values.dtype, device=values.device)
+        return (values[..., self._corner.to(values.device), :] * w.unsqueeze(-1)).sum(-2)
+
+    def _pole_means(self, edge: torch.Tensor) -> torch.Tensor:
+        """Arc-weighted means of the outermost rows ``(..., 2, n_u, C)`` -> ``(..., 2, C)``."""
+        arc = torch.from_numpy(self._arc).to(dtype=edge.dtype, device=edge.device)
+        return (edge * arc.unsqueeze(-1)).sum(-2)
 
     # -- public ---------------------------------------------------------------------------------------
     def scalar(self, f):
-        r"""Regrid a scalar field ``(..., nlat, nlon) -> (..., N_pix)`` (bilinear, pole rows averaged)."""
+        r"""Regrid a scalar field ``(..., nlat, nlon) -> (..., N_pix)`` (bilinear, pole rows averaged).
+
+        Reads only the values at the corners of the pixels' cells and the two outermost rows (for the
+        poles): a step costs about a gather of ``4 N_pix`` values, whatever the data's resolution.
+        """
         t, is_np = self._as_tensor("f", f)
-        ext = self._extend(self._sorted(t).unsqueeze(-3), vector=False).squeeze(-3)
-        out = self._interp(ext)
+        pts, edge = self._gather(t, torch.float64 if is_np else t.dtype)
+        values = torch.cat([pts, self._pole_means(edge.unsqueeze(-1)).squeeze(-1)], dim=-1)
+        out = self._combine(values.unsqueeze(-1)).squeeze(-1)
         return out.numpy() if is_np else out
 
     def ambient(self, u, v):
@@ -348,7 +393,7 @@ class LatLonToHealpix:
             raise ValueError(
                 f"LatLonToHealpix: u and v must have the same shape, got {tuple(ut.shape)} and {tuple(vt.shape)}"
             )
-        dtype = torch.promote_types(ut.dtype, vt.dtype)
+        dtype = torch.float64 if (u_np and v_np) else torch.promote_types(ut.dtype, vt.dtype)
         ut, vt = ut.to(dtype), vt.to(dtype)
         if vt.device != ut.device:
             raise ValueError(f"LatLonToHealpix: u and v are on different devices ({ut.device}, {vt.device})")
@@ -368,19 +413,33 @@ class LatLonToHealpix:
         ``(..., 2, N_pix)``: ``(v_theta, v_phi)`` in the section frame (south, east) at each pixel,
         i.e. ``(-v, u)`` of the interpolated ambient vector (see the module docstring).
         """
-        amb, is_np = self._ambient(u, v)  # (..., 3, nlat_ext, n_u)
+        ut, u_np = self._as_tensor("u", u)
+        vt, v_np = self._as_tensor("v", v)
+        if ut.shape != vt.shape:
+            raise ValueError(
+                f"LatLonToHealpix: u and v must have the same shape, got {tuple(ut.shape)} and {tuple(vt.shape)}"
+            )
+        if vt.device != ut.device:
+            raise ValueError(f"LatLonToHealpix: u and v are on different devices ({ut.device}, {vt.device})")
+        is_np = u_np and v_np
+        dtype = torch.float64 if is_np else torch.promote_types(ut.dtype, vt.dtype)
         if self.pole_rows == "average" and (self.has_north_pole_row or self.has_south_pole_row):
-            self._warn_inconsistent_poles(u, v)
-        vec = self._interp(amb).movedim(-2, -1)  # (..., N_pix, 3)
-        comp = ambient_to_tangent(vec, self._frames.to(dtype=vec.dtype, device=vec.device))  # (..., N_pix, 2)
+            self._warn_inconsistent_poles(ut, vt)
+        (up, ue), (vp, ve) = self._gather(ut, dtype), self._gather(vt, dtype)
+        dev = ut.device
+        amb = tangent_to_ambient(torch.stack([-vp, up], dim=-1), self._point_frames.to(dtype=dtype, device=dev))
+        edge = tangent_to_ambient(torch.stack([-ve, ue], dim=-1), self._pole_frames.to(dtype=dtype, device=dev))
+        poles = self._pole_means(edge)  # (..., 2, 3); a pole's tangent plane is horizontal: drop z
+        poles = torch.cat([poles[..., :2], torch.zeros_like(poles[..., 2:])], dim=-1)
+        vec = self._combine(torch.cat([amb, poles], dim=-2))  # (..., N_pix, 3)
+        comp = ambient_to_tangent(vec, self._frames.to(dtype=dtype, device=dev))  # (..., N_pix, 2)
         out = comp.movedim(-1, -2)
         return out.numpy() if is_np else out
 
-    def _warn_inconsistent_poles(self, u, v) -> None:
+    def _warn_inconsistent_poles(self, u: torch.Tensor, v: torch.Tensor) -> None:
         """Warn where a pole row that ``"average"`` collapses is not one vector (spread above 1 % of the largest wind)."""
-        spread = self.pole_spread(u, v)
-        ut, _ = self._as_tensor("u", u)
-        vt, _ = self._as_tensor("v", v)
+        spread = self._pole_spread(u, v)
+        ut, vt = u, v
         scale = float(torch.maximum(ut.abs().max(), vt.abs().max())) if ut.numel() else 0.0
         tol = 1e-2 * scale + 1e-12  # 1 % of the largest wind: well above the rounding of stored data
         bad = {k: s for k, s in spread.items() if s is not None and s > tol}
@@ -403,8 +462,9 @@ class LatLonToHealpix:
         ``s = 0`` up to rounding; a row that repeats the same ``(u, v)`` in every column (not a vector
         field) gives ``s = |(u, v)|``.
         """
-        ut, _ = self._as_tensor("u", u)
-        vt, _ = self._as_tensor("v", v)
+        return self._pole_spread(self._as_tensor("u", u)[0], self._as_tensor("v", v)[0])
+
+    def _pole_spread(self, ut: torch.Tensor, vt: torch.Tensor) -> dict[str, float | None]:
         out: dict[str, float | None] = {"north": None, "south": None}
         lat = self.lat
         for key, present, row in (("north", self.has_north_pole_row, int(np.argmax(lat))),
