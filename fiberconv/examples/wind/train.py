@@ -19,7 +19,8 @@ trained on 1982-1990 and tested on 1991-1992:
 
 Writes to ``--out`` (default ``out/wind``): ``summary.txt`` (the table), ``results.json`` (all numbers and
 the settings), ``models.pt`` (the trained models' state dicts) and the figures ``wind_maps.png``,
-``wind_maps_rotated.png``, ``vorticity_divergence_maps.png``, ``error_vs_rotation.png``. ``--tiny`` runs everything
+``wind_maps_rotated.png``, ``wind_prediction_views.png`` (Mollweide and polar views), ``vorticity_divergence_maps.png``,
+``error_vs_rotation.png``. ``--tiny`` runs everything
 at nside 8 on a few months in seconds (for tests).
 """
 from __future__ import annotations
@@ -287,7 +288,7 @@ def run(args: argparse.Namespace) -> dict:
     figures = []
     if not args.no_plots:
         log("figures")
-        from .plots import plot_error_vs_rotation, plot_scalar_maps, plot_wind_maps
+        from .plots import plot_error_vs_rotation, plot_scalar_maps, plot_vector_field, plot_wind_maps
 
         month = _months(ds, test_idx[:1]).split(" ")[0].split("..")[0]
         truth = fine_test[0]
@@ -309,6 +310,12 @@ def run(args: argparse.Namespace) -> dict:
             figures.append(plot_wind_maps(out / "wind_maps_rotated.png", grid, panels_rot,
                                           f"{month} on a globe turned 180° about the x-axis (a grid symmetry)",
                                           [k for k in panels_rot if "error" in k], args.arrow_nside, ncols=3))
+        # the equivariant prediction on the whole globe and seen from above each pole
+        best = "equivariant" if "equivariant" in preds else next(iter(preds))
+        path = out / "wind_prediction_views.png"
+        plot_vector_field(preds[best]["test"][0], grid, path, arrow_nside=args.arrow_nside,
+                          title=f"{best} prediction {month}: speed (colour) and direction (arrows)")
+        figures.append(path)
         vt, vp = vd_test[0].cpu().numpy(), vd_pred[0].cpu().numpy()
         figures.append(plot_scalar_maps(out / "vorticity_divergence_maps.png", grid, {
             "vorticity: truth": vt[0], "vorticity: prediction": vp[0], "vorticity: error": vp[0] - vt[0],
