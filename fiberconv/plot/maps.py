@@ -60,7 +60,7 @@ def draw_vectors(ax, view: MapView, field: np.ndarray, grid: HealpixGrid, *, vma
     w = (field[:, pix].T[:, :, None] * frames).sum(1)  # ambient (K, 3)
     pos, d, visible = view.arrows(ax, grid.xyz().numpy()[pix], w)
     s = speed[pix][visible]
-    n_across = 4 * min(int(arrow_nside), grid.nside)
+    n_across = view.arrows_across(min(int(arrow_nside), grid.nside))
     q = ax.quiver(pos[visible, 0], pos[visible, 1], s * d[visible, 0], s * d[visible, 1], angles="uv",
                   scale=ref_speed * n_across, scale_units="width", width=0.003, headwidth=4, color=color, alpha=0.85)
     return mesh, q

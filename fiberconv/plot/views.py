@@ -36,6 +36,11 @@ class MapView:
         ambient tangent vectors ``w (K, 3)``."""
         raise NotImplementedError
 
+    def arrows_across(self, arrow_nside: int) -> float:
+        """About how many arrows (of ``HealpixGrid(arrow_nside)``) lie across the axes' width: a vector of the
+        reference speed is drawn ``1 / arrows_across`` of the width long."""
+        raise NotImplementedError
+
 
 class Mollweide(MapView):
     """The whole globe, longitude 0 in the middle, east to the right."""
@@ -74,6 +79,9 @@ class Mollweide(MapView):
         d = ax.transData.transform(np.column_stack([lon2, lat2])) - a
         d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
         return np.column_stack([lon, lat]), d, np.ones(len(xyz), dtype=bool)
+
+    def arrows_across(self, arrow_nside: int) -> float:
+        return 4.0 * arrow_nside  # the equator is 4 arrow_nside pixels long
 
 
 class Orthographic(MapView):
@@ -131,3 +139,6 @@ class Orthographic(MapView):
         d = np.column_stack([w @ self.e1, w @ self.e2])
         d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
         return pos, d, xyz @ self.d > self.margin
+
+    def arrows_across(self, arrow_nside: int) -> float:
+        return 2.0 * arrow_nside  # a diameter is half the equator's 4 arrow_nside pixels
