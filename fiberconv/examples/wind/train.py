@@ -154,9 +154,10 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
             opt.step()
             sched.step()
             run_loss += float(loss.detach()) * len(idx)
-            bar.update(f"epoch {epoch + 1}/{epochs} loss {run_loss / min((b + 1) * batch_size, n):.4f}")
+            bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {run_loss / min((b + 1) * batch_size, n):.4f}",
+                                refresh=False)
+            bar.update()
         history.append(run_loss / n)
-        bar.epoch_end(f"epoch {epoch + 1}/{epochs} loss {history[-1]:.4f}")
     bar.close()
     check_parameters(model, f"training of the {label} model", f"try a smaller {lr_flag} (now {lr:g})")
     model.eval()
@@ -169,6 +170,9 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
 def run(args: argparse.Namespace) -> dict:
     args = resolve(args)
     log = Log(args.quiet)
+    from .._progress import require_tqdm
+
+    require_tqdm()  # before the long work: the progress bars need tqdm
     device = resolve_device(args.device)
     if not args.no_plots:  # before the long work: the figures need matplotlib
         from fiberconv.plot import require_matplotlib
