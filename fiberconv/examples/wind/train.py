@@ -41,6 +41,7 @@ from fiberconv.nn import SpherePool
 from fiberconv.spaces import HealpixGrid
 
 from .cli import DEFAULTS, TINY, Log, build_parser, resolve, resolve_device
+from .distributed import Distributed, setup
 from .evaluate import (
     grid_symmetry,
     make_pi,
@@ -128,10 +129,13 @@ def _months(ds: WindDataset, idx) -> str:
 # ------------------------------------------------------------------------------------------------
 def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, scale: torch.Tensor,
                 epochs: int, batch_size: int, lr: float, seed: int, log: Log, label: str,
-                lr_flag: str = "--lr") -> list[float]:
+                lr_flag: str = "--lr", dist: Distributed | None = None) -> list[float]:
     """Adam with cosine decay on ``mean(((model(x) - y) / scale)^2)``; ``scale`` broadcasts over ``(B, C, N)``.
     Returns the mean loss per epoch. A loss that is no longer finite stops the run (SystemExit): the training
-    diverged, and ``lr_flag`` is the option to lower."""
+    diverged, and ``lr_flag`` is the option to lower. Under torchrun (``dist``) each process trains on its share
+    of every batch and the gradients are averaged (:mod:`.distributed`): the same steps as one process."""
+    dist = dist or Distributed()
+    net = dist.wrap(model)
     n = inputs.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     total = max(epochs * steps_per_epoch, 1)
@@ -141,19 +145,21 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
     bar = log.progress(total, label)
     history = []
     model.train()
+    local = batch_size // dist.world
     for epoch in range(epochs):
-        perm = torch.randperm(n, generator=gen).to(inputs.device)
+        perm = dist.local_order(torch.randperm(n, generator=gen).to(inputs.device))
         run_loss = 0.0
         for b in range(steps_per_epoch):
-            idx = perm[b * batch_size : (b + 1) * batch_size]
-            loss = (((model(inputs[idx]) - targets[idx]) / scale) ** 2).mean()
-            check_loss(loss, f"training of the {label} model (epoch {epoch + 1}, step {b + 1})",
+            idx = perm[b * local : (b + 1) * local]
+            loss = (((net(inputs[idx]) - targets[idx]) / scale) ** 2).mean()
+            value = dist.global_mean(loss, len(idx))  # the same on every process: all stop together
+            check_loss(value, f"training of the {label} model (epoch {epoch + 1}, step {b + 1})",
                        f"try a smaller {lr_flag} (now {lr:g})")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            run_loss += float(loss.detach()) * len(idx)
+            run_loss += value * min(batch_size, n - b * batch_size)
             bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {run_loss / min((b + 1) * batch_size, n):.4f}",
                                 refresh=False)
             bar.update()
@@ -168,12 +174,22 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
 # the run
 # ------------------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
+    """The whole example; under torchrun every process runs it, rank 0 logs and writes (:mod:`.distributed`)."""
     args = resolve(args)
-    log = Log(args.quiet)
     from .._progress import require_tqdm
 
     require_tqdm()  # before the long work: the progress bars need tqdm
-    device = resolve_device(args.device)
+    dist, device = setup(resolve_device(args.device))
+    try:
+        return _run(args, dist, device)
+    finally:
+        dist.close()
+
+
+def _run(args: argparse.Namespace, dist: Distributed, device: torch.device) -> dict:
+    log = Log(args.quiet or not dist.main)
+    dist.check_batch(args.batch_size, "--batch-size")
+    dist.check_batch(args.vd_batch_size, "--vd-batch-size")
     if not args.no_plots:  # before the long work: the figures need matplotlib
         from fiberconv.plot import require_matplotlib
 
@@ -219,7 +235,7 @@ def run(args: argparse.Namespace) -> dict:
     vd_model = VortDivNet(grid, args.vd_hidden_pair, scale_in=wind_scale, scale_out=vd_scale.tolist()).to(
         device=device, dtype=torch.float32)
     vd_hist = train_model(vd_model, fine_train, vd_train, vd_scale.view(1, 2, 1).to(device), args.vd_epochs,
-                          args.vd_batch_size, args.vd_lr, args.seed, log, "vorticity/divergence", "--vd-lr")
+                          args.vd_batch_size, args.vd_lr, args.seed, log, "vorticity/divergence", "--vd-lr", dist)
     vd_pred = predict(vd_model, fine_test, args.batch_size)
     sym = grid_symmetry("x180", device=device)
     pi_wind = make_pi(grid)
@@ -241,7 +257,7 @@ def run(args: argparse.Namespace) -> dict:
         model = Downscaler(grid, args.widths_list, equivariant=equivariant, latitude=latitude, scale=wind_scale)
         model = model.to(device=device, dtype=torch.float32)
         hist = train_model(model, x_train, fine_train, torch.tensor(wind_scale, device=device), args.epochs,
-                           args.batch_size, args.lr, args.seed + 1 + k, log, name)
+                           args.batch_size, args.lr, args.seed + 1 + k, log, name, dist=dist)
         models[name] = model
         results.setdefault("downscaling", {})[name] = {"params": count_parameters(model), "loss": hist}
 
@@ -290,7 +306,7 @@ def run(args: argparse.Namespace) -> dict:
 
     # ---- figures -----------------------------------------------------------------------------------------
     figures = []
-    if not args.no_plots:
+    if not args.no_plots and dist.main:
         log("figures")
         from .plots import plot_error_vs_rotation, plot_scalar_maps, plot_vector_field, plot_wind_maps
 
@@ -329,6 +345,9 @@ def run(args: argparse.Namespace) -> dict:
                                               f"Downscaling error on a rotated globe ({len(sub)} test months); "
                                               "0° and 180° are grid symmetries", polar_degrees=POLAR_DEGREES))
     results["figures"] = [str(f) for f in figures]
+    results["processes"] = dist.world
+    if not dist.main:  # rank 0 writes the checkpoint, the table and the results
+        return results
 
     torch.save({"settings": results["settings"], "wind_scale": wind_scale, "vortdiv_scale_out": vd_scale.tolist(),
                 "vortdiv": vd_model.state_dict(),
@@ -377,7 +396,8 @@ def format_summary(results: dict, grid: HealpixGrid, coarse: HealpixGrid) -> str
                  f"Grid discretization: rotating the test winds")
     lines.append(f"  by the random rotations and back changes them by {results['resampling_roundtrip_rmse']:.3f} m/s RMSE "
                  f"(rms wind {d['rms_wind']:.2f} m/s).")
-    lines.append(f"wall time {results['wall_time_s']:.1f} s on {results['device']} ({results['threads']} threads)")
+    procs = f", {results['processes']} processes" if results.get("processes", 1) > 1 else ""
+    lines.append(f"wall time {results['wall_time_s']:.1f} s on {results['device']} ({results['threads']} threads{procs})")
     return "\n".join(lines)
 
 
