@@ -248,8 +248,7 @@ class LatLonToHealpix:
         self._idx = torch.from_numpy(idx.astype(np.int64))
         self._w = torch.from_numpy(w)
         self._frames = grid.frames()  # (N_pix, 2, 3) float64
-        # frames of the sorted, pole-handled data grid (rows of lat_sorted, columns of lam_u)
-        self._data_frames = torch.from_numpy(latlon_frames(lat_sorted, lam_u))
+        self._lat_sorted = lat_sorted  # rows of the sorted, pole-handled data grid (columns: self._lon_u)
         self._sparse_plan(idx, lat_ext.size, n_u, lat_sorted, lam_u)
 
     def _sparse_plan(self, idx: np.ndarray, n_ext: int, n_u: int, lat_sorted: np.ndarray, lam_u: np.ndarray) -> None:
@@ -272,7 +271,18 @@ class LatLonToHealpix:
         pos[data] = np.arange(n_pts)
         pos[south], pos[north] = n_pts, n_pts + 1
         self._corner = torch.from_numpy(pos[inv.reshape(idx.shape)])
-        self._point_frames = torch.from_numpy(_frames_at(lat_sorted[r_sorted], lam_u[cols[data]]))  # (P, 2, 3)
+        # winds: pixel i's tangent components are sum_c M_ic (-v_c, u_c) + (pole terms), with the 2 x 2 matrices
+        # M_ic = w_ic F_i D_c^T (F_i: the pixel's frame, D_c: the frame of the data point at corner c), so that a
+        # step needs only u and v at the corners: no ambient vectors of the data are formed
+        corner = self._corner.numpy()
+        pole = corner >= n_pts
+        safe = np.where(pole, 0, corner)
+        D = _frames_at(lat_sorted[r_sorted], lam_u[cols[data]])[safe]  # (N_pix, 4, 2, 3)
+        M = np.einsum("nij,nckj->ncik", self._frames.numpy(), D) * np.where(pole, 0.0, self._w.numpy())[..., None, None]
+        self._coef_u, self._coef_v = torch.from_numpy(M[..., :, 1].copy()), torch.from_numpy(-M[..., :, 0])  # (N, 4, 2)
+        self._corner_points = self._points[torch.from_numpy(safe)]  # (N_pix, 4) flat data indices
+        w = self._w.numpy()
+        self._pole_w = torch.from_numpy(np.stack([(w * (corner == n_pts)).sum(-1), (w * (corner == n_pts + 1)).sum(-1)]))
         # the outermost data rows (original row index) and their frames, for the pole values
         self._pole_rows = (int(self._lat_order[0]), int(self._lat_order[-1]))
         self._pole_frames = torch.from_numpy(latlon_frames(lat_sorted[[0, -1]], lam_u))  # (2, n_u, 2, 3)
@@ -300,8 +310,10 @@ class LatLonToHealpix:
                 f"LatLonToHealpix: {name} must have shape (..., nlat, nlon) = (..., {self.nlat}, {self.nlon}) "
                 f"matching lat and lon, got {tuple(t.shape)}"
             )
-        finite = torch.isfinite(t)
-        if not bool(finite.all()):
+        # a NaN / inf anywhere makes the sum non-finite (so does overflow: then the full check decides); the sum
+        # needs no temporary of the input's size
+        finite = torch.isfinite(t) if not bool(torch.isfinite(t.sum())) else None
+        if finite is not None and not bool(finite.all()):
             bad = torch.nonzero(~finite)[0].tolist()
             raise ValueError(
                 f"LatLonToHealpix: {name} has {int((~finite).sum())} non-finite values (NaN/inf, e.g. missing "
@@ -356,7 +368,11 @@ class LatLonToHealpix:
     def _combine(self, values: torch.Tensor) -> torch.Tensor:
         """``values (..., P + 2, C)`` at the data points and the two poles -> bilinear ``(..., N_pix, C)``."""
         w = self._w.to(dtype=values.dtype, device=values.device)
-        return (values[..., self._corner.to(values.device), :] * w.unsqueeze(-1)).sum(-2)
+        corner = self._corner.to(values.device)
+        out = values[..., corner[:, 0], :] * w[:, 0, None]
+        for c in range(1, 4):  # corner by corner: temporaries of the output's size, not four times it
+            out += values[..., corner[:, c], :] * w[:, c, None]
+        return out
 
     def _pole_means(self, edge: torch.Tensor) -> torch.Tensor:
         """Arc-weighted means of the outermost rows ``(..., 2, n_u, C)`` -> ``(..., 2, C)``."""
@@ -398,7 +414,8 @@ class LatLonToHealpix:
         if vt.device != ut.device:
             raise ValueError(f"LatLonToHealpix: u and v are on different devices ({ut.device}, {vt.device})")
         comp = torch.stack([-self._sorted(vt), self._sorted(ut)], dim=-1)  # (..., nlat', n_u, 2)
-        amb = tangent_to_ambient(comp, self._data_frames.to(dtype=dtype, device=ut.device))  # (..., nlat', n_u, 3)
+        frames = torch.from_numpy(latlon_frames(self._lat_sorted, self._lon_u))  # whole grid: only for this diagnostic
+        amb = tangent_to_ambient(comp, frames.to(dtype=dtype, device=ut.device))  # (..., nlat', n_u, 3)
         return self._extend(amb.movedim(-1, -3), vector=True), (u_np and v_np)
 
     def wind(self, u, v):
@@ -425,22 +442,32 @@ class LatLonToHealpix:
         dtype = torch.float64 if is_np else torch.promote_types(ut.dtype, vt.dtype)
         if self.pole_rows == "average" and (self.has_north_pole_row or self.has_south_pole_row):
             self._warn_inconsistent_poles(ut, vt)
-        (up, ue), (vp, ve) = self._gather(ut, dtype), self._gather(vt, dtype)
         dev = ut.device
-        amb = tangent_to_ambient(torch.stack([-vp, up], dim=-1), self._point_frames.to(dtype=dtype, device=dev))
+        pts = self._corner_points.to(dev)
+        cu, cv = self._coef_u.to(dtype=dtype, device=dev), self._coef_v.to(dtype=dtype, device=dev)
+        out = torch.zeros(*ut.shape[:-2], self.grid.npix, 2, dtype=dtype, device=dev)
+        for c in range(4):  # corner by corner: temporaries of the output's size
+            out += ut.flatten(-2)[..., pts[:, c], None].to(dtype) * cu[:, c] + vt.flatten(-2)[..., pts[:, c], None].to(
+                dtype) * cv[:, c]
+        rows = torch.tensor(self._pole_rows, device=dev)
+        cols = torch.from_numpy(self._lon_cols).to(dev)
+        ue, ve = (t.index_select(-2, rows).index_select(-1, cols).to(dtype) for t in (ut, vt))  # (..., 2, n_u)
         edge = tangent_to_ambient(torch.stack([-ve, ue], dim=-1), self._pole_frames.to(dtype=dtype, device=dev))
         poles = self._pole_means(edge)  # (..., 2, 3); a pole's tangent plane is horizontal: drop z
         poles = torch.cat([poles[..., :2], torch.zeros_like(poles[..., 2:])], dim=-1)
-        vec = self._combine(torch.cat([amb, poles], dim=-2))  # (..., N_pix, 3)
-        comp = ambient_to_tangent(vec, self._frames.to(dtype=dtype, device=dev))  # (..., N_pix, 2)
-        out = comp.movedim(-1, -2)
+        frames = self._frames.to(dtype=dtype, device=dev)  # (N, 2, 3)
+        pw = self._pole_w.to(dtype=dtype, device=dev)  # (2, N)
+        for k in range(2):  # south, north
+            out += pw[k, :, None] * ambient_to_tangent(poles[..., k, None, :], frames)
+        out = out.movedim(-1, -2)
         return out.numpy() if is_np else out
 
     def _warn_inconsistent_poles(self, u: torch.Tensor, v: torch.Tensor) -> None:
         """Warn where a pole row that ``"average"`` collapses is not one vector (spread above 1 % of the largest wind)."""
         spread = self._pole_spread(u, v)
         ut, vt = u, v
-        scale = float(torch.maximum(ut.abs().max(), vt.abs().max())) if ut.numel() else 0.0
+        # the largest |wind| component, without a temporary of the input's size
+        scale = max(float(ut.max()), -float(ut.min()), float(vt.max()), -float(vt.min())) if ut.numel() else 0.0
         tol = 1e-2 * scale + 1e-12  # 1 % of the largest wind: well above the rounding of stored data
         bad = {k: s for k, s in spread.items() if s is not None and s > tol}
         if bad:

@@ -14,8 +14,9 @@ This module then
   :meth:`xarray.DataArray.sel`); ERA5's ``expver`` dimension (ERA5 and ERA5T in one file, NaN where the
   other holds the value) is merged;
 * regrids lazily: the :class:`~fiberconv.fields.regrid.LatLonToHealpix` plan is built once, and each dask
-  chunk of ``chunk`` time steps is regridded when it is computed, so memory stays at a few chunks
-  (about ``(threads + 1) x chunk`` steps of input), however long the record.
+  chunk of ``chunk`` time steps is regridded when it is computed, so memory stays at a few chunks of input
+  per dask worker, however long the record (``bench/bench_regrid.py``: 0.25 degrees, chunks of 8 steps, one
+  worker: a peak of 306 MiB above the start for a record of 760 MiB or longer; 18 ms per step).
 
 The result is a HEALPix-native Dataset (:mod:`fiberconv.io.healpix`: ``cell_ids`` with the xdggs
 attributes), which :func:`fiberconv.io.wind_tensor` turns into ``(T, 2, N_pix)`` tangent components, and
@@ -259,7 +260,7 @@ def _prepare_field(da, time, select):
 
 def open_wind(ds, nside: int = 32, nest: bool = True, *, time=None, select: dict | None = None,
               u_name: str | None = None, v_name: str | None = None, lat_name: str | None = None,
-              lon_name: str | None = None, chunk: int = 24, pole_rows: str = "average", dtype=np.float32):
+              lon_name: str | None = None, chunk: int = 8, pole_rows: str = "average", dtype=np.float32):
     """The wind of a lat-lon xarray Dataset on ``HealpixGrid(nside, nest)``, lazily.
 
     Parameters
@@ -272,7 +273,7 @@ def open_wind(ds, nside: int = 32, nest: bool = True, *, time=None, select: dict
     select : dict, optional
         Labels of other dimensions, e.g. ``{"pressure_level": 850}``; dimensions of length 1 are dropped.
     chunk : int
-        Time steps per dask chunk: memory use is a few chunks.
+        Time steps per dask chunk: memory use is a few chunks of input per dask worker.
     pole_rows, dtype
         As in :class:`Regridder`.
 
@@ -297,7 +298,7 @@ def open_wind(ds, nside: int = 32, nest: bool = True, *, time=None, select: dict
 
 
 def open_field(ds, name: str, nside: int = 32, nest: bool = True, *, time=None, select: dict | None = None,
-               lat_name: str | None = None, lon_name: str | None = None, chunk: int = 24,
+               lat_name: str | None = None, lon_name: str | None = None, chunk: int = 8,
                pole_rows: str = "average", dtype=np.float32):
     """A scalar variable ``name`` of ``ds`` (temperature, pressure, ...) on ``HealpixGrid(nside, nest)``,
     lazily: a DataArray on ``(time, cells)``; arguments as :func:`open_wind`."""
