@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import pathlib
+import re
 import socket
 import subprocess
 import sys
@@ -65,11 +67,22 @@ def test_two_processes_train_the_same_steps_as_one_float64(tmp_path):
         assert torch.allclose(two["state"][k], v, rtol=1e-9, atol=1e-12), k
 
 
+def readme_torchrun_command() -> list[str]:
+    """The README's one-machine torchrun command ("more than one GPU / machine"), as an argument list."""
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    (line,) = [c for c in re.findall(r"```bash\n(.*?)\n```", readme, flags=re.S) if c.startswith("torchrun --standalone")]
+    return line.split()
+
+
 def test_torchrun_two_cpu_processes_end_to_end(tmp_path):
-    common = ["--tiny", "--seed", "0", "--no-plots", "--threads", "1", "--quiet"]
+    """The README's command, run with its output in tmp_path (and no figures, one thread, quiet)."""
+    args = readme_torchrun_command()
+    assert args[:4] == ["torchrun", "--standalone", "--nproc_per_node", "2"] and "--tiny" in args
+    args = args[: args.index("--out")] + ["--out", str(tmp_path / "two")] + args[args.index("--out") + 2 :]
+    extra = ["--seed", "0", "--no-plots", "--threads", "1", "--quiet"]
+    common = ["--tiny", *extra]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "fiberconv.examples.wind", *common, "--out", str(tmp_path / "two")]
+    cmd = [sys.executable, "-m", "torch.distributed.run", *args[1:], *extra]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count("Wind downscaling") == 1  # rank 0 alone prints the table
