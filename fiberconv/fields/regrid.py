@@ -47,12 +47,12 @@ at 2.5 degrees, falling by 4 when the spacing halves (tested).
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 
 from ..spaces.healpix import HealpixGrid
+from ._regrid_diagnostics import PoleRowDiagnostics
+from .latlon import _coordinate, _frames_at, latlon_frames, latlon_wind_to_ambient
 from .tangent import ambient_to_tangent, tangent_to_ambient
 
 __all__ = ["LatLonToHealpix", "regrid_scalar", "regrid_wind", "latlon_frames", "latlon_wind_to_ambient"]
@@ -62,74 +62,7 @@ _DEG_TOL = 1e-6
 _POLE_MODES = ("average", "drop")
 
 
-def _coordinate(name: str, values) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    a = np.asarray(values)
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"LatLonToHealpix: {name} must be a real numeric array in degrees, got dtype {a.dtype}")
-    a = a.astype(np.float64)
-    if a.ndim != 1:
-        raise ValueError(f"LatLonToHealpix: {name} must be 1-D (degrees), got shape {a.shape}")
-    if a.size < 2:
-        raise ValueError(f"LatLonToHealpix: {name} needs at least 2 values, got {a.size}")
-    if not np.all(np.isfinite(a)):
-        bad = np.flatnonzero(~np.isfinite(a))
-        raise ValueError(f"LatLonToHealpix: {name} has {bad.size} non-finite values (first at index {bad[0]})")
-    d = np.diff(a)
-    if not (np.all(d > 0) or np.all(d < 0)):
-        i = int(np.flatnonzero(d <= 0)[0] if d[0] > 0 else np.flatnonzero(d >= 0)[0])
-        raise ValueError(
-            f"LatLonToHealpix: {name} must be strictly monotonic (ascending or descending); "
-            f"values {a[i]} and {a[i + 1]} at indices {i}, {i + 1} break the order"
-        )
-    return a
-
-
-def latlon_frames(lat, lon) -> np.ndarray:
-    r"""Frames ``(e_theta, e_phi)`` (south, east) of a lat-lon grid, ``(nlat, nlon, 2, 3)`` float64.
-
-    .. math:: e_\theta = (\cos t \cos p, \cos t \sin p, -\sin t), \quad e_\phi = (-\sin p, \cos p, 0)
-
-    with colatitude ``t = 90 - lat`` and longitude ``p = lon`` (degrees converted to radians). At a
-    pole row the frame depends on the column's longitude: it is the limit of the frames along that
-    meridian, so ``(u, v)`` given there in that frame has a well-defined ambient vector.
-    """
-    return _frames_at(np.asarray(lat, dtype=np.float64)[:, None], np.asarray(lon, dtype=np.float64)[None, :])
-
-
-def _frames_at(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Frames ``(e_theta, e_phi)`` at points ``(lat, lon)`` (degrees, broadcast): ``(..., 2, 3)``."""
-    t, p = np.broadcast_arrays(np.deg2rad(90.0 - lat), np.deg2rad(lon))
-    ct, st, cp, sp = np.cos(t), np.sin(t), np.cos(p), np.sin(p)
-    e_theta = np.stack([ct * cp, ct * sp, -st], axis=-1)
-    e_phi = np.stack([-sp, cp, np.zeros_like(p)], axis=-1)
-    return np.stack([e_theta, e_phi], axis=-2)
-
-
-def latlon_wind_to_ambient(u, v, lat, lon) -> np.ndarray:
-    r"""Ambient 3-D vectors ``w = u e_east + v e_north`` of lat-lon wind, ``(..., nlat, nlon, 3)``.
-
-    Parameters
-    ----------
-    u, v : array_like ``(..., nlat, nlon)``
-        Eastward and northward components.
-    lat, lon : array_like ``(nlat,)``, ``(nlon,)``
-        Degrees.
-
-    Returns
-    -------
-    numpy float64 ``(..., nlat, nlon, 3)``; ``w = v_theta e_theta + v_phi e_phi`` with
-    ``(v_theta, v_phi) = (-v, u)`` (:func:`latlon_frames`).
-    """
-    u = np.asarray(u, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    frames = torch.from_numpy(latlon_frames(lat, lon))
-    comp = torch.from_numpy(np.stack([-v, u], axis=-1))
-    return tangent_to_ambient(comp, frames).numpy()
-
-
-class LatLonToHealpix:
+class LatLonToHealpix(PoleRowDiagnostics):
     r"""Bilinear lat-lon -> HEALPix interpolation plan, reusable for many fields on the same grids.
 
     Parameters
@@ -331,33 +264,6 @@ class LatLonToHealpix:
                 )
         return t, is_np
 
-    def _sorted(self, t: torch.Tensor) -> torch.Tensor:
-        """``(..., nlat, nlon)`` -> ascending latitude (pole rows dropped if asked), unique longitudes."""
-        rows = torch.from_numpy(self._lat_order).to(t.device)
-        cols = torch.from_numpy(self._lon_cols).to(t.device)
-        return t.index_select(-2, rows).index_select(-1, cols)
-
-    def _extend(self, x: torch.Tensor, vector: bool) -> torch.Tensor:
-        """Pole rows -> their arc-weighted mean; virtual pole rows appended. ``x``: ``(..., C, nlat', n_u)``."""
-        arc = torch.from_numpy(self._arc).to(dtype=x.dtype, device=x.device)
-
-        def mean_row(row):  # (..., C, n_u) -> (..., C, n_u), one value per channel
-            m = (row * arc).sum(-1, keepdim=True)
-            if vector:  # a pole's tangent plane is horizontal: drop z (exactly 0 on a real pole row)
-                m = torch.cat([m[..., :2, :], torch.zeros_like(m[..., 2:, :])], dim=-2)
-            return m.expand_as(row)
-
-        rows = list(x.unbind(-2))
-        if not self._virtual_south:
-            rows[0] = mean_row(rows[0])
-        if not self._virtual_north:
-            rows[-1] = mean_row(rows[-1])
-        if self._virtual_south:
-            rows.insert(0, mean_row(rows[0]))
-        if self._virtual_north:
-            rows.append(mean_row(rows[-1]))
-        return torch.stack(rows, dim=-2)
-
     def _gather(self, t: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """The data points the plan reads ``(..., P)`` and the outermost rows ``(..., 2, n_u)`` (south, north)."""
         pts = t.flatten(-2)[..., self._points.to(t.device)].to(dtype)
@@ -391,32 +297,6 @@ class LatLonToHealpix:
         values = torch.cat([pts, self._pole_means(edge.unsqueeze(-1)).squeeze(-1)], dim=-1)
         out = self._combine(values.unsqueeze(-1)).squeeze(-1)
         return out.numpy() if is_np else out
-
-    def ambient(self, u, v):
-        r"""Ambient vectors of ``(u, v)`` on the sorted, pole-handled lat-lon grid (before interpolation).
-
-        Returns ``(..., 3, nlat_ext, n_lon)`` (numpy for numpy input): ascending latitudes including
-        the (virtual) pole rows, each pole row one vector; unique longitudes ascending from the
-        smallest one mod 360. These are the values the bilinear interpolation works on.
-        """
-        amb, is_np = self._ambient(u, v)
-        return amb.numpy() if is_np else amb
-
-    def _ambient(self, u, v):
-        ut, u_np = self._as_tensor("u", u)
-        vt, v_np = self._as_tensor("v", v)
-        if ut.shape != vt.shape:
-            raise ValueError(
-                f"LatLonToHealpix: u and v must have the same shape, got {tuple(ut.shape)} and {tuple(vt.shape)}"
-            )
-        dtype = torch.float64 if (u_np and v_np) else torch.promote_types(ut.dtype, vt.dtype)
-        ut, vt = ut.to(dtype), vt.to(dtype)
-        if vt.device != ut.device:
-            raise ValueError(f"LatLonToHealpix: u and v are on different devices ({ut.device}, {vt.device})")
-        comp = torch.stack([-self._sorted(vt), self._sorted(ut)], dim=-1)  # (..., nlat', n_u, 2)
-        frames = torch.from_numpy(latlon_frames(self._lat_sorted, self._lon_u))  # whole grid: only for this diagnostic
-        amb = tangent_to_ambient(comp, frames.to(dtype=dtype, device=ut.device))  # (..., nlat', n_u, 3)
-        return self._extend(amb.movedim(-1, -3), vector=True), (u_np and v_np)
 
     def wind(self, u, v):
         r"""Regrid wind ``(u, v)`` (eastward, northward) to tangent components on the grid.
@@ -461,51 +341,6 @@ class LatLonToHealpix:
             out += pw[k, :, None] * ambient_to_tangent(poles[..., k, None, :], frames)
         out = out.movedim(-1, -2)
         return out.numpy() if is_np else out
-
-    def _warn_inconsistent_poles(self, u: torch.Tensor, v: torch.Tensor) -> None:
-        """Warn where a pole row that ``"average"`` collapses is not one vector (spread above 1 % of the largest wind)."""
-        spread = self._pole_spread(u, v)
-        ut, vt = u, v
-        # the largest |wind| component, without a temporary of the input's size
-        scale = max(float(ut.max()), -float(ut.min()), float(vt.max()), -float(vt.min())) if ut.numel() else 0.0
-        tol = 1e-2 * scale + 1e-12  # 1 % of the largest wind: well above the rounding of stored data
-        bad = {k: s for k, s in spread.items() if s is not None and s > tol}
-        if bad:
-            where = ", ".join(f"{k} pole row spread {s:.3g}" for k, s in bad.items())
-            warnings.warn(
-                f"LatLonToHealpix.wind: the data's pole rows are not one vector ({where}, in the units of the wind; "
-                "the spread is the largest distance of a column's ambient vector from the row's mean, see "
-                "pole_spread); pole_rows='average' replaces each row by its mean, which changes the field poleward "
-                "of the outermost non-pole row. Pass pole_rows='drop' to ignore such rows (e.g. ERA5-style "
-                "pole rows that repeat one (u, v)), or filter this UserWarning to keep the average",
-                UserWarning, stacklevel=3)
-
-    def pole_spread(self, u, v) -> dict[str, float | None]:
-        r"""How far the ambient vectors on each pole row of the data are from one vector.
-
-        Returns ``{"north": s_N, "south": s_S}`` with ``s = max_k |w_k - mean_k w_k|`` over the row's
-        columns ``k`` (and all leading dimensions), in the units of the wind; ``None`` where the data
-        has no pole row. A consistent pole row (one vector seen in each column's frame) gives
-        ``s = 0`` up to rounding; a row that repeats the same ``(u, v)`` in every column (not a vector
-        field) gives ``s = |(u, v)|``.
-        """
-        return self._pole_spread(self._as_tensor("u", u)[0], self._as_tensor("v", v)[0])
-
-    def _pole_spread(self, ut: torch.Tensor, vt: torch.Tensor) -> dict[str, float | None]:
-        out: dict[str, float | None] = {"north": None, "south": None}
-        lat = self.lat
-        for key, present, row in (("north", self.has_north_pole_row, int(np.argmax(lat))),
-                                  ("south", self.has_south_pole_row, int(np.argmin(lat)))):
-            if not present:
-                continue
-            cols = torch.from_numpy(self._lon_cols)
-            uu = ut[..., row, :].index_select(-1, cols).to(torch.float64)
-            vv = vt[..., row, :].index_select(-1, cols).to(torch.float64)
-            fr = torch.from_numpy(latlon_frames(np.array([lat[row]]), self._lon_u))[0]  # (n_u, 2, 3)
-            w = tangent_to_ambient(torch.stack([-vv, uu], dim=-1).cpu(), fr)  # (..., n_u, 3)
-            m = (w * torch.from_numpy(self._arc)[:, None]).sum(-2, keepdim=True)
-            out[key] = float((w - m).norm(dim=-1).max())
-        return out
 
 
 def _check_grid(grid) -> None:
