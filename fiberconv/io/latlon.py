@@ -297,14 +297,21 @@ def open_wind(ds, nside: int = 32, nest: bool = True, *, time=None, select: dict
     return regridder.wind(u, v, lat_name, lon_name, chunk=chunk)
 
 
-def open_field(ds, name: str, nside: int = 32, nest: bool = True, *, time=None, select: dict | None = None,
-               lat_name: str | None = None, lon_name: str | None = None, chunk: int = 8,
+def open_field(ds, name: str | None = None, nside: int = 32, nest: bool = True, *, time=None,
+               select: dict | None = None, lat_name: str | None = None, lon_name: str | None = None, chunk: int = 8,
                pole_rows: str = "average", dtype=np.float32):
-    """A scalar variable ``name`` of ``ds`` (temperature, pressure, ...) on ``HealpixGrid(nside, nest)``,
-    lazily: a DataArray on ``(time, cells)``; arguments as :func:`open_wind`."""
-    if name not in ds.data_vars:
-        raise VariableNotFound(f"variable {name!r} not found; data variables: {_describe(ds)}")
-    da = _prepare_field(ds[name], time, select)
+    """A scalar field (temperature, pressure, ...) on ``HealpixGrid(nside, nest)``, lazily: a DataArray on
+    ``(time, cells)``. ``ds`` is a Dataset (then ``name`` picks the variable) or a DataArray; other arguments
+    as :func:`open_wind`."""
+    if isinstance(ds, xr.DataArray):
+        da = ds
+    elif isinstance(ds, xr.Dataset):
+        if name not in ds.data_vars:
+            raise VariableNotFound(f"variable {name!r} not found; data variables: {_describe(ds)}")
+        da = ds[name]
+    else:
+        raise TypeError(f"open_field: expected an xarray Dataset or DataArray, got {type(ds).__name__}")
+    da = _prepare_field(da, time, select)
     regridder = Regridder.for_dataarray(da, HealpixGrid(nside, nest=nest), lat_name, lon_name, pole_rows=pole_rows,
                                         dtype=dtype)
     return regridder.scalar(da, lat_name, lon_name, chunk=chunk)

@@ -101,6 +101,10 @@ def test_scalar_field_and_extra_dimensions():
     assert da.dims == ("time", "cells") and da.attrs["units"] == "K"
     theta = HealpixGrid(4, nest=True).angles()[0].numpy()
     assert np.abs(da.values - np.sin(theta)).max() < 2 * math.radians(5.0) ** 2 / 8 + 1e-6
+    same = fio.open_field(ds["t"].sel(level=850), nside=4)  # a DataArray
+    assert np.array_equal(same.values, da.values)
+    with pytest.raises(TypeError, match="expected an xarray Dataset or DataArray, got ndarray"):
+        fio.open_field(ds["t"].values, nside=4)
 
 
 def test_the_plan_is_built_once_and_memory_stays_at_a_few_chunks(monkeypatch):
