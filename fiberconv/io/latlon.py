@@ -201,7 +201,7 @@ class Regridder:
             da = da.chunk({lat: -1, lon: -1})
         return da, lat, lon
 
-    def _out(self, result, like, lat, lon, name, attrs):
+    def _out(self, result, lat, lon, name, attrs):
         result = result.assign_coords(cell_ids=cell_ids_coord(self.grid))
         result.name, result.attrs = name, dict(attrs)
         return result.drop_vars([c for c in (lat, lon) if c in result.coords])
@@ -215,7 +215,7 @@ class Regridder:
                              input_core_dims=[[lat, lon]], output_core_dims=[[CELL_DIM]], dask="parallelized",
                              output_dtypes=[dtype], dask_gufunc_kwargs={"output_sizes": {CELL_DIM: self.grid.npix}},
                              keep_attrs=False)
-        return self._out(out, da, lat, lon, da.name, da.attrs)
+        return self._out(out, lat, lon, da.name, da.attrs)
 
     def wind(self, u, v, lat_name=None, lon_name=None, chunk: int | None = None):
         """Eastward / northward ``(..., lat, lon)`` -> Dataset with ``u``, ``v`` on ``(..., cells)`` (the wind
@@ -235,9 +235,9 @@ class Regridder:
                              dask_gufunc_kwargs={"output_sizes": {"component": 2, CELL_DIM: self.grid.npix}},
                              keep_attrs=False)
         ds = xr.Dataset({
-            "u": self._out(out.isel(component=0, drop=True), u, lat, lon, "u",
+            "u": self._out(out.isel(component=0, drop=True), lat, lon, "u",
                            {**_cf_attrs(u), "standard_name": "eastward_wind"}),
-            "v": self._out(out.isel(component=1, drop=True), v, lat, lon, "v",
+            "v": self._out(out.isel(component=1, drop=True), lat, lon, "v",
                            {**_cf_attrs(v), "standard_name": "northward_wind"}),
         })
         ds.attrs["regridding"] = ("fiberconv.fields.regrid.LatLonToHealpix (bilinear on ambient 3-D vectors, "
