@@ -36,6 +36,12 @@ column to column. Instead the wind is treated as a vector in ``R^3``:
    (:func:`fiberconv.fields.tangent.ambient_to_tangent`), which drops the small radial part that
    interpolating between different tangent planes creates.
 
+Steps 1, 3 and 4 are linear, so the plan composes them: for each pixel and each of its four cell corners
+that is a data point, one ``2 x 2`` matrix maps the corner's ``(-v, u)`` to its share of the pixel's
+components; the poles add their vectors. A time step then reads ``u`` and ``v`` at the corners and the two
+outermost rows only (``bench/bench_regrid.py``: 11 ms for 0.25 degrees -> nside 64, no temporaries of the
+data's size).
+
 Accuracy
 --------
 For a field whose Cartesian components have bounded second derivatives the error is that of
@@ -326,9 +332,9 @@ class LatLonToHealpix(PoleRowDiagnostics):
         pts = self._corner_points.to(dev)
         cu, cv = self._coef_u.to(dtype=dtype, device=dev), self._coef_v.to(dtype=dtype, device=dev)
         out = torch.zeros(*ut.shape[:-2], self.grid.npix, 2, dtype=dtype, device=dev)
+        uf, vf = ut.flatten(-2), vt.flatten(-2)
         for c in range(4):  # corner by corner: temporaries of the output's size
-            out += ut.flatten(-2)[..., pts[:, c], None].to(dtype) * cu[:, c] + vt.flatten(-2)[..., pts[:, c], None].to(
-                dtype) * cv[:, c]
+            out += uf[..., pts[:, c], None].to(dtype) * cu[:, c] + vf[..., pts[:, c], None].to(dtype) * cv[:, c]
         rows = torch.tensor(self._pole_rows, device=dev)
         cols = torch.from_numpy(self._lon_cols).to(dev)
         ue, ve = (t.index_select(-2, rows).index_select(-1, cols).to(dtype) for t in (ut, vt))  # (..., 2, n_u)
