@@ -206,7 +206,8 @@ class FieldBatchNorm(TypeSignature, nn.Module):
         return out
 
     def _synced(self) -> bool:
-        return self.sync_stats and torch.distributed.is_available() and torch.distributed.is_initialized()
+        # getattr: modules pickled before the attribute existed
+        return getattr(self, "sync_stats", False) and torch.distributed.is_available() and torch.distributed.is_initialized()
 
     @staticmethod
     def _global_mean(t: torch.Tensor, dims) -> torch.Tensor:
