@@ -1,4 +1,4 @@
-"""Imports go one way: spaces <- bundles <- fields <- nn <- (testing, examples, datasets, plot).
+"""Imports go one way: spaces <- bundles <- fields <- nn <- (testing, examples, datasets, plot, io).
 
 Every module under fiberconv/{spaces,bundles,fields,nn} is parsed (ast), imports inside functions
 included, and fiberconv/validation.py imports nothing from fiberconv. The one allowed exception:
@@ -13,7 +13,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "fiberconv"
-APPS = {"testing", "examples", "datasets", "plot"}
+APPS = {"testing", "examples", "datasets", "plot", "io"}
 FORBIDDEN = {
     "spaces": {"bundles", "fields", "nn"} | APPS,
     "bundles": {"fields", "nn"} | APPS,

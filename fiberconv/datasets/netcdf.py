@@ -89,6 +89,10 @@ def _read_nc3(path: str) -> dict[str, _Var]:
 
 
 def _read_hdf5(path: str) -> dict[str, _Var]:
+    try:  # netCDF4's wheels ship the HDF5 filter plugins (zstd, bzip2, blosc) and register them on import
+        import netCDF4  # noqa: F401
+    except ImportError:  # pragma: no cover - then zlib/szip-compressed files only
+        pass
     try:
         import h5py
     except ImportError as e:  # pragma: no cover - depends on the environment

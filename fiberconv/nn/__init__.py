@@ -19,7 +19,14 @@ from .kernel_spaces import (
 )
 from .lieconv import *
 from .lieconv import __all__ as _lieconv_all
-from .nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling, NormNonlinearity, RegularNonlinearity
+from .nonlinear import (
+    FieldBatchNorm,
+    GatedNonlinearity,
+    InvariantPooling,
+    NormNonlinearity,
+    RegularNonlinearity,
+    sync_field_batch_norm,
+)
 from .r3 import *
 from .r3 import __all__ as _r3_all
 from .sphere import *
@@ -46,6 +53,6 @@ def __getattr__(name):
 __all__ = [
     "kc_to_kg", "kg_to_kc", "kc_to_kd", "kd_to_kc", "kg_residual", "kc_residual", "kd_residual",
     "restricted_rho", "solve_kd", "solve_kc_on_orbit", "span_rank",
-    "NormNonlinearity", "GatedNonlinearity", "RegularNonlinearity", "FieldBatchNorm", "InvariantPooling",
+    "NormNonlinearity", "GatedNonlinearity", "RegularNonlinearity", "FieldBatchNorm", "sync_field_batch_norm", "InvariantPooling",
     *_sphere_all, *_r3_all, *_lieconv_all,
 ]

@@ -22,7 +22,8 @@ from ..spaces.representations import Representation, SO2Regular
 from ..validation import check_nonnegative_int
 from .signature import TypeSignature
 
-__all__ = ["NormNonlinearity", "GatedNonlinearity", "FieldBatchNorm", "InvariantPooling", "check_field_tensor"]
+__all__ = ["NormNonlinearity", "GatedNonlinearity", "FieldBatchNorm", "sync_field_batch_norm", "InvariantPooling",
+           "check_field_tensor"]
 
 
 def check_field_tensor(x: torch.Tensor, field_type: FieldType, who: str) -> torch.Tensor:
@@ -141,6 +142,10 @@ class FieldBatchNorm(TypeSignature, nn.Module):
     Scalar fields: ``(f - mean) / sqrt(var + eps) * w + b``. Other fields: ``f / sqrt(E|f|^2 / d + eps) * w``
     (no mean subtraction and no bias, which would break equivariance). Statistics are averaged over the
     batch and all points; running averages are buffers, present in train and eval alike.
+
+    With ``sync_stats = True`` (:func:`sync_field_batch_norm`) and a :mod:`torch.distributed` process group
+    initialised, training statistics are averaged over the batches of all processes (as
+    :class:`torch.nn.SyncBatchNorm` does), so that data-parallel training normalises as one process would.
     """
 
     def __init__(self, field_type: FieldType, eps: float = 1e-5, momentum: float = 0.1, affine: bool = True):
@@ -148,6 +153,7 @@ class FieldBatchNorm(TypeSignature, nn.Module):
         self.in_type = self.out_type = field_type
         self.fields = FieldGroups(field_type)
         self.eps, self.momentum = eps, momentum
+        self.sync_stats = False
         ns, nf = self.fields.scalar_idx.numel(), self.fields.n_fields
         self.register_buffer("running_mean", torch.zeros(ns))
         self.register_buffer("running_var", torch.ones(ns))
@@ -169,7 +175,11 @@ class FieldBatchNorm(TypeSignature, nn.Module):
         if sidx.numel():
             s = x[:, sidx]
             if self.training:
-                mean, var = s.mean(reduce), s.var(reduce, unbiased=False)
+                if self._synced():
+                    mean = self._global_mean(s, reduce)
+                    var = self._global_mean((s - mean.view(1, -1, *spatial)) ** 2, reduce)
+                else:
+                    mean, var = s.mean(reduce), s.var(reduce, unbiased=False)
                 with torch.no_grad():
                     self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
                     self.running_var.lerp_(var.detach().to(self.running_var.dtype), self.momentum)
@@ -183,7 +193,8 @@ class FieldBatchNorm(TypeSignature, nn.Module):
             f = x[:, idx]  # (B, n, d, *P)
             n = idx.shape[0]
             if self.training:
-                sq = (f * f).sum(2).mean([0] + list(range(2, f.dim() - 1))) / d
+                dims = [0] + list(range(2, f.dim() - 1))
+                sq = (self._global_mean((f * f).sum(2), dims) if self._synced() else (f * f).sum(2).mean(dims)) / d
                 with torch.no_grad():
                     self.running_sq[off : off + n].lerp_(sq.detach().to(self.running_sq.dtype), self.momentum)
             else:
@@ -193,6 +204,28 @@ class FieldBatchNorm(TypeSignature, nn.Module):
                 scale = scale * self.field_weight[off : off + n].to(x.dtype)
             out[:, idx.reshape(-1)] = (f * scale.view(1, n, 1, *spatial)).flatten(1, 2)
         return out
+
+    def _synced(self) -> bool:
+        # getattr: modules pickled before the attribute existed
+        return getattr(self, "sync_stats", False) and torch.distributed.is_available() and torch.distributed.is_initialized()
+
+    @staticmethod
+    def _global_mean(t: torch.Tensor, dims) -> torch.Tensor:
+        """Mean of ``t`` over ``dims`` and over all processes (a differentiable all-reduce of sums and counts)."""
+        from torch.distributed.nn.functional import all_reduce
+
+        count = torch.tensor([t.numel() / t.shape[1]], dtype=t.dtype, device=t.device)
+        total = all_reduce(torch.cat([t.sum(dims), count]))
+        return total[:-1] / total[-1]
+
+
+def sync_field_batch_norm(module: nn.Module, sync: bool = True) -> nn.Module:
+    """Set ``sync_stats`` on every :class:`FieldBatchNorm` in ``module`` (for data-parallel training, before
+    wrapping it in :class:`~torch.nn.parallel.DistributedDataParallel`); returns ``module``."""
+    for m in module.modules():
+        if isinstance(m, FieldBatchNorm):
+            m.sync_stats = bool(sync)
+    return module
 
 
 class InvariantPooling(nn.Module):

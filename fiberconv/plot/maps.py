@@ -1,15 +1,18 @@
-r"""Mollweide maps of HEALPix fields (matplotlib on an Agg canvas: no display needed; matplotlib is imported
-when a figure is drawn, see :mod:`fiberconv.plot`).
+r"""Maps of HEALPix fields (matplotlib on an Agg canvas: no display needed; matplotlib is imported when a
+figure is drawn, see :mod:`fiberconv.plot`), on the views of :mod:`fiberconv.plot.views` (Mollweide by
+default, orthographic for the poles).
 
-* :func:`plot_wind_maps` — maps of tangent vector fields such as winds: speed (colour) with direction arrows,
-  e.g. for an input, the truth, predictions and their errors;
-* :func:`plot_scalar_maps` — maps of scalar fields (e.g. vorticity, divergence, their errors).
+* :func:`plot_vector_field` — one tangent vector field (e.g. a wind) in several views: speed in colour,
+  arrows for the direction; returns the figure (and saves it when given a path);
+* :func:`plot_wind_maps` — several tangent vector fields in one view (e.g. input, truth, prediction, error);
+* :func:`plot_scalar_maps` — scalar fields (e.g. vorticity, divergence, their errors).
 
-Maps are drawn on matplotlib's ``projection="mollweide"`` axes: each HEALPix field is sampled on a
-regular longitude-latitude raster (nearest pixel, ``healpy.ang2pix``) and drawn with ``pcolormesh``. Arrows
-sit at the fine pixels nearest to the pixel centres of a coarse HEALPix grid and point along the wind *as projected*:
-each arrow's screen direction is that of a short step along ``(u, v)`` mapped through the axes' own
-transform, so arrows stay true to the map's distortion away from the central meridian.
+Fields are ``(2, N_pix)`` tangent components ``(v_theta, v_phi)`` (section frame: south, east) or ``(N_pix,)``
+scalars, tensors or arrays, in the ordering of their :class:`~fiberconv.spaces.HealpixGrid` (RING or NESTED).
+Arrows are thinned evenly over the sphere: they sit at the pixels nearest to the centres of a coarser HEALPix
+grid (``arrow_nside``; equal-area cells, so equally many arrows per area everywhere, poles included), and show
+point values (averaging would shrink noisy fields such as errors). An arrow of the reference speed (the 99th
+percentile) is about as long as the arrows' spacing.
 """
 from __future__ import annotations
 
@@ -23,92 +26,115 @@ import torch
 from fiberconv.spaces import HealpixGrid
 
 from ._matplotlib import new_figure
+from .views import MapView, Mollweide, Orthographic
 
-__all__ = ["plot_wind_maps", "plot_scalar_maps"]
-
-
-def _raster(values: np.ndarray, grid: HealpixGrid, nlat: int = 90, nlon: int = 180):
-    """Nearest-pixel raster of a HEALPix map on cell edges ``lon (nlon+1)``, ``lat (nlat+1)`` in radians."""
-    lon_e = np.linspace(-np.pi, np.pi, nlon + 1)
-    lat_e = np.linspace(-np.pi / 2, np.pi / 2, nlat + 1)
-    lon_c, lat_c = 0.5 * (lon_e[1:] + lon_e[:-1]), 0.5 * (lat_e[1:] + lat_e[:-1])
-    LON, LAT = np.meshgrid(lon_c, lat_c)
-    pix = hp.ang2pix(grid.nside, np.pi / 2 - LAT, np.mod(LON, 2 * np.pi), nest=grid.nest)
-    return lon_e, lat_e, values[pix]
+__all__ = ["plot_vector_field", "plot_wind_maps", "plot_scalar_maps", "draw_vectors", "arrow_pixels"]
 
 
-def _map_axes(fig, pos, title):
-    ax = fig.add_subplot(*pos, projection="mollweide")
-    ax.set_title(title, fontsize=9)
-    ax.set_xticklabels([])
-    ax.set_yticklabels([])
-    ax.grid(True, linewidth=0.3, alpha=0.5)
-    return ax
+def _numpy(x, name: str, shape: tuple) -> np.ndarray:
+    a = x.detach().double().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+    return a
 
 
-def _arrow_points(wind: torch.Tensor, grid: HealpixGrid, arrow_nside: int):
-    """The wind ``(2, N)`` at the fine pixels nearest to the pixel centres of ``HealpixGrid(arrow_nside)``:
-    lon, lat (radians), u (east), v (north) there. (Point values, not averages: averaging would shrink noisy
-    fields such as errors.)"""
-    coarse = HealpixGrid(arrow_nside, nest=grid.nest)
-    theta, phi = coarse.angles()
-    theta, phi = theta.numpy(), phi.numpy()
-    pix = hp.ang2pix(grid.nside, theta, phi, nest=grid.nest)
-    w = wind.detach().double().cpu().numpy()[:, pix]
-    ft, fp = hp.pix2ang(grid.nside, pix, nest=grid.nest)
-    lon = np.mod(fp + np.pi, 2 * np.pi) - np.pi
-    lat = np.pi / 2 - ft
-    return lon, lat, w[1], -w[0]  # u = v_phi, v = -v_theta
+def arrow_pixels(grid: HealpixGrid, arrow_nside: int) -> np.ndarray:
+    """Pixels of ``grid`` (its ordering) nearest to the centres of ``HealpixGrid(arrow_nside)``: one arrow per
+    coarse equal-area cell (``12 arrow_nside^2`` in all)."""
+    arrow_nside = min(int(arrow_nside), grid.nside)
+    # a coarse centre is a vertex of fine pixels: pick in RING terms, then convert, so that both orderings
+    # choose the same pixels (and list them in the same order)
+    theta, phi = hp.pix2ang(arrow_nside, np.arange(12 * arrow_nside**2))
+    pix = hp.ang2pix(grid.nside, theta, phi)
+    return hp.ring2nest(grid.nside, pix) if grid.nest else pix
 
 
-def _quiver(ax, lon, lat, u, v, ref_speed: float, n_across: int, color="k"):
-    """Arrows pointing along (u, v) in the projected map; a vector of ``ref_speed`` is ``1 / n_across`` of the
-    panel's width long (about the spacing of the arrows)."""
-    eps = 1e-3
-    coslat = np.maximum(np.cos(lat), 1e-6)
-    speed = np.hypot(u, v)
-    unit_u, unit_v = u / np.maximum(speed, 1e-12), v / np.maximum(speed, 1e-12)
-    lon2 = lon + eps * unit_u / coslat
-    lat2 = np.clip(lat + eps * unit_v, -np.pi / 2, np.pi / 2)
-    a = ax.transData.transform(np.column_stack([lon, lat]))
-    b = ax.transData.transform(np.column_stack([lon2, lat2]))
-    d = b - a
-    ang = np.arctan2(d[:, 1], d[:, 0])
-    ax.quiver(lon, lat, speed * np.cos(ang), speed * np.sin(ang), angles="uv", scale=ref_speed * n_across,
-              scale_units="width", width=0.003, headwidth=4, color=color, alpha=0.85)
+def draw_vectors(ax, view: MapView, field: np.ndarray, grid: HealpixGrid, *, vmax: float, ref_speed: float,
+                 arrow_nside: int, cmap: str = "viridis", color: str = "k"):
+    """Speed raster and arrows of ``field (2, N_pix)`` on ``ax`` (made by ``view.axes``); the axes' layout must
+    be fixed (``fig.canvas.draw()``) for the Mollweide arrows. Returns ``(raster, quiver)``."""
+    speed = np.hypot(field[0], field[1])
+    mesh = view.raster(ax, speed, grid, cmap=cmap, vmin=0, vmax=vmax)
+    pix = arrow_pixels(grid, arrow_nside)
+    frames = grid.frames().numpy()[pix]  # (K, 2, 3)
+    w = (field[:, pix].T[:, :, None] * frames).sum(1)  # ambient (K, 3)
+    pos, d, visible = view.arrows(ax, grid.xyz().numpy()[pix], w)
+    s = speed[pix][visible]
+    n_across = view.arrows_across(min(int(arrow_nside), grid.nside))
+    q = ax.quiver(pos[visible, 0], pos[visible, 1], s * d[visible, 0], s * d[visible, 1], angles="uv",
+                  scale=ref_speed * n_across, scale_units="width", width=0.003, headwidth=4, color=color, alpha=0.85)
+    return mesh, q
+
+
+def plot_vector_field(field, grid: HealpixGrid, path: Path | str | None = None, *, views: Sequence[MapView] | None = None,
+                      title: str = "", units: str = "m/s", arrow_nside: int = 8, vmax: float | None = None):
+    r"""One tangent vector field in several views (default: Mollweide, north and south pole orthographic).
+
+    Parameters
+    ----------
+    field : Tensor or array ``(2, N_pix)``
+        ``(v_theta, v_phi)`` in ``grid``'s ordering (``(-v, u)`` for a wind ``(u, v)``).
+    grid : HealpixGrid
+    path : optional
+        Where to save the figure (png, pdf, ...).
+    views : sequence of MapView
+    vmax : float, optional
+        Top of the speed colour scale (default: the largest speed).
+
+    Returns
+    -------
+    matplotlib.figure.Figure; its axes hold one raster and one ``Quiver`` each.
+    """
+    if not isinstance(grid, HealpixGrid):
+        raise TypeError(f"plot_vector_field: grid must be a HealpixGrid, got {type(grid).__name__}")
+    f = _numpy(field, "plot_vector_field: field", (2, grid.npix))
+    views = list(views) if views is not None else [Mollweide(), Orthographic("north"), Orthographic("south")]
+    widths = [2.0 if isinstance(v, Mollweide) else 1.0 for v in views]
+    fig = new_figure(figsize=(2.9 * sum(widths) + 0.8, 3.3))
+    if title:
+        fig.suptitle(title, fontsize=11)
+    speed = np.hypot(f[0], f[1])
+    vmax = (float(speed.max()) or 1.0) if vmax is None else float(vmax)
+    ref = float(np.percentile(speed, 99)) or 1.0
+    gs = fig.add_gridspec(1, len(views), width_ratios=widths)
+    axes = [view.axes(fig, (gs[0, i],), view.name) for i, view in enumerate(views)]
+    fig.subplots_adjust(left=0.02, right=0.9, top=0.85, bottom=0.05, wspace=0.1)
+    fig.canvas.draw()
+    mesh = None
+    for ax, view in zip(axes, views):
+        mesh, _ = draw_vectors(ax, view, f, grid, vmax=vmax, ref_speed=ref, arrow_nside=arrow_nside)
+    cax = fig.add_axes((0.92, 0.15, 0.015, 0.6))
+    fig.colorbar(mesh, cax=cax).set_label(f"speed ({units})", fontsize=8)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
 
 
 def plot_wind_maps(path: Path, grid: HealpixGrid, panels: dict[str, torch.Tensor], title: str,
-                   error_keys: Sequence[str] = (), arrow_nside: int = 8, ncols: int = 2) -> Path:
-    r"""Mollweide maps of wind speed with direction arrows, one per entry of ``panels`` (``(2, N)`` winds in
-    m/s, e.g. truth, prediction, prediction - truth). Keys in ``error_keys`` share an error colour scale,
-    the others a speed scale."""
+                   error_keys: Sequence[str] = (), arrow_nside: int = 8, ncols: int = 2,
+                   view: MapView | None = None) -> Path:
+    r"""Maps of wind speed with direction arrows, one per entry of ``panels`` (``(2, N)`` winds in m/s, e.g.
+    truth, prediction, prediction - truth), in ``view`` (default Mollweide). Keys in ``error_keys`` share an
+    error colour scale, the others a speed scale."""
+    view = view or Mollweide()
     keys = list(panels)
+    fields = {k: _numpy(panels[k], f"plot_wind_maps: panel {k!r}", (2, grid.npix)) for k in keys}
     nrows = (len(keys) + ncols - 1) // ncols
-    fig = new_figure(figsize=(5.2 * ncols, 3.0 * nrows + 0.6))
+    wide = isinstance(view, Mollweide)
+    fig = new_figure(figsize=((5.2 if wide else 3.4) * ncols, (3.0 if wide else 3.4) * nrows + 0.6))
     fig.suptitle(title, fontsize=11)
-    arrow_nside = min(arrow_nside, grid.nside)
-    speeds = {k: panels[k].detach().double().cpu().norm(dim=0).numpy() for k in keys}
-    vmax_s = max([speeds[k].max() for k in keys if k not in error_keys] or [1.0])
-    vmax_e = max([speeds[k].max() for k in keys if k in error_keys] or [1.0])
-    # arrow lengths: a 99th-percentile vector is about as long as the arrows' spacing
-    arrow_s = max([np.percentile(speeds[k], 99) for k in keys if k not in error_keys] or [1.0])
-    arrow_e = max([np.percentile(speeds[k], 99) for k in keys if k in error_keys] or [1.0])
-    axes, meshes = [], []
-    for i, k in enumerate(keys):
-        ax = _map_axes(fig, (nrows, ncols, i + 1), k)
-        err = k in error_keys
-        lon_e, lat_e, img = _raster(speeds[k], grid)
-        m = ax.pcolormesh(lon_e, lat_e, img, cmap="magma" if err else "viridis", vmin=0,
-                          vmax=vmax_e if err else vmax_s, shading="flat", rasterized=True)
-        axes.append((ax, k, err))
-        meshes.append(m)
+    speeds = {k: np.hypot(*fields[k]) for k in keys}
+    groups = {True: [k for k in keys if k in error_keys], False: [k for k in keys if k not in error_keys]}
+    vmax = {e: max([speeds[k].max() for k in g] or [1.0]) for e, g in groups.items()}
+    ref = {e: max([np.percentile(speeds[k], 99) for k in g] or [1.0]) for e, g in groups.items()}
+    axes = [view.axes(fig, (nrows, ncols, i + 1), k) for i, k in enumerate(keys)]
     fig.subplots_adjust(left=0.02, right=0.93, top=0.9, bottom=0.03, wspace=0.3, hspace=0.18)
     fig.canvas.draw()  # fix the axes' layout before reading their transforms for the arrows
-    for (ax, k, err), m in zip(axes, meshes):
-        lon, lat, u, v = _arrow_points(panels[k], grid, arrow_nside)
-        _quiver(ax, lon, lat, u, v, arrow_e if err else arrow_s, 4 * arrow_nside, color="w" if err else "k")
-        cb = fig.colorbar(m, ax=ax, fraction=0.03, pad=0.02)
+    for ax, k in zip(axes, keys):
+        err = k in error_keys
+        mesh, _ = draw_vectors(ax, view, fields[k], grid, vmax=vmax[err], ref_speed=ref[err], arrow_nside=arrow_nside,
+                               cmap="magma" if err else "viridis", color="w" if err else "k")
+        cb = fig.colorbar(mesh, ax=ax, fraction=0.03, pad=0.02)
         cb.set_label("error (m/s)" if err else "speed (m/s)", fontsize=8)
         cb.ax.tick_params(labelsize=7)
     fig.savefig(path, dpi=110)
@@ -116,19 +142,21 @@ def plot_wind_maps(path: Path, grid: HealpixGrid, panels: dict[str, torch.Tensor
 
 
 def plot_scalar_maps(path: Path, grid: HealpixGrid, panels: dict[str, np.ndarray], title: str,
-                     ncols: int = 3, units: str = "") -> Path:
-    """Mollweide maps of scalar fields ``(N,)``; each row of ``ncols`` panels shares a symmetric colour scale."""
+                     ncols: int = 3, units: str = "", view: MapView | None = None) -> Path:
+    """Maps of scalar fields ``(N,)`` in ``view`` (default Mollweide); each row of ``ncols`` panels shares a
+    symmetric colour scale."""
+    view = view or Mollweide()
     keys = list(panels)
+    values = {k: _numpy(panels[k], f"plot_scalar_maps: panel {k!r}", (grid.npix,)) for k in keys}
     nrows = (len(keys) + ncols - 1) // ncols
     fig = new_figure(figsize=(4.4 * ncols, 2.7 * nrows + 0.6))
     fig.suptitle(title, fontsize=11)
     for r in range(nrows):
         row = keys[r * ncols : (r + 1) * ncols]
-        vmax = max(float(np.abs(np.asarray(panels[k])).max()) for k in row) or 1.0
+        vmax = max(float(np.abs(values[k]).max()) for k in row) or 1.0
         for j, k in enumerate(row):
-            ax = _map_axes(fig, (nrows, ncols, r * ncols + j + 1), k)
-            lon_e, lat_e, img = _raster(np.asarray(panels[k]), grid)
-            m = ax.pcolormesh(lon_e, lat_e, img, cmap="RdBu_r", vmin=-vmax, vmax=vmax, shading="flat", rasterized=True)
+            ax = view.axes(fig, (nrows, ncols, r * ncols + j + 1), k)
+            m = view.raster(ax, values[k], grid, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
             cb = fig.colorbar(m, ax=ax, fraction=0.03, pad=0.02)
             cb.ax.tick_params(labelsize=7)
             if units:

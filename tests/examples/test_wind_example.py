@@ -16,7 +16,8 @@ from fiberconv.examples.wind.train import build_parser, main, to_nside
 from fiberconv.spaces import SO3, HealpixGrid
 from fiberconv.testing import assert_equivariant, bandlimited_field, sphere_equivariance_error
 
-FIGURES = ("wind_maps.png", "wind_maps_rotated.png", "vorticity_divergence_maps.png", "error_vs_rotation.png")
+FIGURES = ("wind_maps.png", "wind_maps_rotated.png", "wind_prediction_views.png", "vorticity_divergence_maps.png",
+           "error_vs_rotation.png")
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from fiberconv.datasets.mnist_points import N_DIGITS, load_points, rotate_points
 from fiberconv.examples._options import check_loss, check_options, check_parameters
+from fiberconv.examples._progress import progress, require_tqdm
 from fiberconv.nn.lieconv import LieResNet
 from fiberconv.spaces.lie_groups import SE2Action, lie_action
 
@@ -63,8 +64,10 @@ def main(argv=None):
     ap.add_argument("--pair-input", default="embed", choices=["embed", "log", "smooth"],
                     help="LieConv kernel input; 'smooth' (SO(2) only) is regular at the rotation centre")
     ap.add_argument("--smooth-scale", type=float, default=1.0, help="length scale of --pair-input smooth (> 0)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars (tqdm, on stderr)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     args = ap.parse_args(argv)
+    require_tqdm()
     # bad arguments fail before the data is read
     check_options(args, ap.error, positive=("points", "n_train", "n_test", "epochs", "batch", "channels", "layers",
                                             "nbhd", "lift_samples", "threads"),
@@ -122,6 +125,7 @@ def main(argv=None):
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=steps)
         g = torch.Generator().manual_seed(1)
         t0 = time.time()
+        bar = progress(steps, name, quiet=args.quiet)
         for ep in range(args.epochs):
             model.train()
             perm = torch.randperm(ntr, generator=g)
@@ -133,7 +137,10 @@ def main(argv=None):
                 loss.backward()
                 opt.step()
                 sched.step()
+                bar.set_postfix_str(f"epoch {ep + 1}/{args.epochs} loss {loss.item():.3f}", refresh=False)
+                bar.update()
             print(f"  {name} epoch {ep + 1}: loss {loss.item():.3f} ({time.time() - t0:.0f}s)", flush=True)
+        bar.close()
         check_parameters(model, f"training ({name})", f"try a smaller --lr (now {args.lr:g})")
         res = {"test_acc": accuracy(model, *te), "rotated_test_acc": accuracy(model, *te_rot),
                "train_seconds": time.time() - t0}

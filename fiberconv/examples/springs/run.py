@@ -28,6 +28,7 @@ import torch
 
 from fiberconv.datasets.springs import generate, spring_energy
 from fiberconv.examples._options import check_input_files, check_loss, check_options, check_output_dir, check_parameters
+from fiberconv.examples._progress import progress, require_tqdm
 from fiberconv.nn.lieconv import (
     FCHamiltonian,
     HamiltonianLieConv,
@@ -78,13 +79,14 @@ def chunks(zs, m, k, n, chunk, gen):
     return win, m[s], k[s]
 
 
-def train(model, data, ts, args, seed, iters=None):
+def train(model, data, ts, args, seed, iters=None, label="model"):
     zs, m, k = data
     iters = args.iters if iters is None else iters
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, iters)
     tc = ts[: args.chunk]
+    bar = progress(iters, label, quiet=args.quiet)
     for it in range(iters):
         win, mb, kb = chunks(zs, m, k, args.batch, args.chunk, gen)
         pred = rk4_rollout(dynamics(model, mb, kb, True), win[0], tc)
@@ -94,6 +96,9 @@ def train(model, data, ts, args, seed, iters=None):
         loss.backward()
         opt.step()
         sched.step()
+        bar.set_postfix_str(f"loss {loss.item():.3g}", refresh=False)
+        bar.update()
+    bar.close()
     check_parameters(model, "training", f"try a smaller --lr (now {args.lr:g})")
     return loss.item()
 
@@ -193,9 +198,11 @@ def main(argv=None):
     ap.add_argument("--save-models", action="store_true", help="save each trained model to <out>/models/<name>.pt")
     ap.add_argument("--load-models", default=None, metavar="DIR",
                     help="load <DIR>/<name>.pt instead of training (evaluation only)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars (tqdm, on stderr)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     ap.add_argument("--out", default=os.path.join("out", "springs"), help="output folder (default: out/springs)")
     args = ap.parse_args(argv)
+    require_tqdm()
     # every option is checked before the data is generated (about a minute)
     check_options(args, ap.error, positive=("n_train", "n_test", "iters", "fc_iters", "batch", "channels", "layers",
                                             "fc_hidden", "steps", "eval_substeps", "threads"),
@@ -245,7 +252,7 @@ def main(argv=None):
         elif args.load_models:
             final = load_model(model, os.path.join(args.load_models, f"{name}.pt"))
         else:
-            final = train(model, train_data, ts, args, seed=1, iters=args.fc_iters if name == "FC" else None)
+            final = train(model, train_data, ts, args, seed=1, iters=args.fc_iters if name == "FC" else None, label=name)
         if args.save_models and name != "truth":
             os.makedirs(os.path.join(args.out, "models"), exist_ok=True)
             torch.save({"state_dict": model.state_dict(), "train_loss": final},
@@ -283,7 +290,7 @@ def main(argv=None):
                 continue
             torch.manual_seed(0)
             model = make_model(name, zs.shape[3], args)
-            train(model, sub, ts, args, seed=1, iters=args.fc_iters if name == "FC" else None)
+            train(model, sub, ts, args, seed=1, iters=args.fc_iters if name == "FC" else None, label=f"{name}, n={n}")
             fig8.setdefault(name, {})[n] = chunk_mse(model, test_data, ts, args)
             print(f"fig8 n={n} {name}: test chunk MSE {fig8[name][n]:.3g}", flush=True)
 

@@ -48,6 +48,7 @@ import torch
 from torch import nn
 
 from fiberconv.examples._options import check_loss, check_options, check_parameters
+from fiberconv.examples._progress import progress, require_tqdm
 from fiberconv.nn import CrossProduct
 from fiberconv.nn.nonlinear import InvariantPooling
 from fiberconv.nn.r3.kernels import r3_field_type
@@ -172,6 +173,7 @@ def train(model: nn.Module, grid: VoxelGrid, args, lr: float, gen: torch.Generat
     model.train()
     t0 = time.perf_counter()
     run_loss = None
+    bar = progress(args.steps, name, quiet=getattr(args, "quiet", False))
     for step in range(args.steps):
         shifts = (torch.rand(len(y), 3, generator=gen, dtype=torch.float64) - 0.5) * args.shift
         loss = nn.functional.cross_entropy(model(render(grid, y, eye, shifts, args.unit, args.blob)), y)
@@ -181,8 +183,11 @@ def train(model: nn.Module, grid: VoxelGrid, args, lr: float, gen: torch.Generat
         opt.step()
         sched.step()
         run_loss = value if run_loss is None else 0.9 * run_loss + 0.1 * value
+        bar.set_postfix_str(f"loss {run_loss:.4f}", refresh=False)
+        bar.update()
         if log and (step + 1) % log == 0:
             print(f"    step {step + 1:4d}  loss {run_loss:.4f}  {time.perf_counter() - t0:5.1f}s", flush=True)
+    bar.close()
     check_parameters(model, f"training ({name})", f"try a smaller {lr_flag} (now {lr:g})")
     return time.perf_counter() - t0
 
@@ -225,7 +230,9 @@ def parse_args(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", type=int, default=50, help="print the training loss every LOG steps (0: never)")
     ap.add_argument("--quick", action="store_true", help="tiny run for the smoke test")
+    ap.add_argument("--quiet", action="store_true", help="no progress bars (tqdm, on stderr)")
     args = ap.parse_args(argv)
+    require_tqdm()
     if args.quick:
         args.size, args.steps, args.n_test, args.log = 12, 2, 2, 0
     # every option's range, before any work (a count of 0 would train on empty batches or test on nothing)

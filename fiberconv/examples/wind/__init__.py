@@ -7,6 +7,7 @@ evaluates the models and prints the summary; ``--help`` lists the options.
 ``train``: the run and the training loops; ``targets``: vorticity and divergence from spin-1 spherical
 harmonics; ``models``: the equivariant and baseline networks; ``evaluate``: errors on the test years, also
 on rotated globes; ``plots``: the error-against-rotation figure (the maps are :mod:`fiberconv.plot`);
+``distributed``: training under ``torchrun`` (several processes or GPUs); ``summary``: the table;
 ``make_data``: the script that regenerates the committed data set. The data set and the NetCDF loader are
 :mod:`fiberconv.datasets.wind`.
 """

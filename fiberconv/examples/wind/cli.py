@@ -3,7 +3,7 @@ the data loaders, matplotlib) so that ``python -m fiberconv.examples.wind --help
 answers before any long work.
 
 :func:`build_parser` and :func:`resolve` (defaults, ``--tiny``, argument checks) define the command line;
-:class:`Log` and :class:`Progress` print stage messages and progress bars. :mod:`.train` runs the example.
+:class:`Log` prints stage messages and opens the (tqdm) progress bars. :mod:`.train` runs the example.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 
 from fiberconv.examples._options import check_input_files, check_options, resolve_device
 
-__all__ = ["DEFAULTS", "TINY", "build_parser", "resolve", "resolve_device", "Log", "Progress"]
+__all__ = ["DEFAULTS", "TINY", "build_parser", "resolve", "resolve_device", "Log"]
 
 #: default settings: the whole run takes a few minutes on a 2-core CPU
 DEFAULTS = dict(
@@ -145,7 +145,7 @@ def _parse_pairs(text: str, flag: str) -> list[tuple[int, int]]:
 # output
 # ------------------------------------------------------------------------------------------------
 class Log:
-    """Stage messages with the elapsed time (stdout) and a plain-text progress bar (stderr)."""
+    """Stage messages with the elapsed time (stdout) and tqdm progress bars (stderr); ``--quiet`` silences both."""
 
     def __init__(self, quiet: bool = False, stream=None):
         self.t0 = time.time()
@@ -159,44 +159,8 @@ class Log:
         if not self.quiet:
             print(f"[{self.elapsed():6.1f}s] {msg}", flush=True)
 
-    def progress(self, total: int, label: str) -> Progress:
-        return Progress(total, label, self.stream, enabled=not self.quiet)
+    def progress(self, total: int, label: str):
+        """A tqdm bar (:func:`fiberconv.examples._progress.progress`) on ``stream``, off when quiet."""
+        from .._progress import progress
 
-
-class Progress:
-    """``label |#####.....| step/total  loss  elapsed  eta``: redrawn in place on a terminal, one line per
-    epoch otherwise (logs, pytest)."""
-
-    def __init__(self, total: int, label: str, stream, width: int = 24, enabled: bool = True):
-        self.total, self.label, self.stream, self.width, self.enabled = max(total, 1), label, stream, width, enabled
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.step, self.t0 = 0, time.time()
-
-    def _line(self, extra: str) -> str:
-        frac = self.step / self.total
-        fill = int(round(frac * self.width))
-        el = time.time() - self.t0
-        eta = el / frac - el if frac > 0 else float("nan")
-        return (f"{self.label:<20s} |{'#' * fill}{'.' * (self.width - fill)}| {self.step:>4d}/{self.total:<4d} "
-                f"{extra}  {el:5.1f}s elapsed, eta {eta:5.1f}s")
-
-    def update(self, extra: str = ""):
-        self.step += 1
-        if self.enabled and self.tty:
-            self.stream.write("\r" + self._line(extra))
-            self.stream.flush()
-
-    def epoch_end(self, extra: str = ""):
-        if not self.enabled:
-            return
-        if self.tty:
-            self.stream.write("\r" + self._line(extra))
-            self.stream.flush()
-        else:
-            self.stream.write(self._line(extra) + "\n")
-            self.stream.flush()
-
-    def close(self):
-        if self.enabled and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
+        return progress(total, label, quiet=self.quiet, stream=self.stream)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from fiberconv.plot import new_figure, plot_scalar_maps, plot_wind_maps
+from fiberconv.plot import new_figure, plot_scalar_maps, plot_vector_field, plot_wind_maps
 
-__all__ = ["plot_wind_maps", "plot_scalar_maps", "plot_error_vs_rotation"]
+__all__ = ["plot_wind_maps", "plot_scalar_maps", "plot_vector_field", "plot_error_vs_rotation"]
 
 
 def plot_error_vs_rotation(path: Path, angles: Sequence[float], curves: dict[str, dict[str, Sequence[float]]],

@@ -19,7 +19,8 @@ trained on 1982-1990 and tested on 1991-1992:
 
 Writes to ``--out`` (default ``out/wind``): ``summary.txt`` (the table), ``results.json`` (all numbers and
 the settings), ``models.pt`` (the trained models' state dicts) and the figures ``wind_maps.png``,
-``wind_maps_rotated.png``, ``vorticity_divergence_maps.png``, ``error_vs_rotation.png``. ``--tiny`` runs everything
+``wind_maps_rotated.png``, ``wind_prediction_views.png`` (Mollweide and polar views), ``vorticity_divergence_maps.png``,
+``error_vs_rotation.png``. ``--tiny`` runs everything
 at nside 8 on a few months in seconds (for tests).
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ from fiberconv.nn import SpherePool
 from fiberconv.spaces import HealpixGrid
 
 from .cli import DEFAULTS, TINY, Log, build_parser, resolve, resolve_device
+from .distributed import Distributed, setup
 from .evaluate import (
     grid_symmetry,
     make_pi,
@@ -52,6 +54,7 @@ from .evaluate import (
     x_rotation,
 )
 from .models import SCALARS2, WIND, Downscaler, Resolution, VortDivNet, count_parameters
+from .summary import format_summary
 from .targets import vorticity_divergence
 
 __all__ = ["main", "run", "build_parser", "DEFAULTS", "TINY"]
@@ -62,7 +65,6 @@ MODEL_SPECS = (  # (name, equivariant, latitude)
     ("equivariant + lat", True, True),
     ("baseline + lat", False, True),
 )
-CASES = ("test", "random SO(3)", "90° about z", "180° about x")
 POLAR_DEGREES = 20.0  # the "polar caps" of the table: within 20 degrees of the grid's poles
 
 
@@ -127,10 +129,13 @@ def _months(ds: WindDataset, idx) -> str:
 # ------------------------------------------------------------------------------------------------
 def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, scale: torch.Tensor,
                 epochs: int, batch_size: int, lr: float, seed: int, log: Log, label: str,
-                lr_flag: str = "--lr") -> list[float]:
+                lr_flag: str = "--lr", dist: Distributed | None = None) -> list[float]:
     """Adam with cosine decay on ``mean(((model(x) - y) / scale)^2)``; ``scale`` broadcasts over ``(B, C, N)``.
     Returns the mean loss per epoch. A loss that is no longer finite stops the run (SystemExit): the training
-    diverged, and ``lr_flag`` is the option to lower."""
+    diverged, and ``lr_flag`` is the option to lower. Under torchrun (``dist``) each process trains on its share
+    of every batch and the gradients are averaged (:mod:`.distributed`): the same steps as one process."""
+    dist = dist or Distributed()
+    net = dist.wrap(model)
     n = inputs.shape[0]
     steps_per_epoch = math.ceil(n / batch_size)
     total = max(epochs * steps_per_epoch, 1)
@@ -140,22 +145,25 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
     bar = log.progress(total, label)
     history = []
     model.train()
+    local = batch_size // dist.world
     for epoch in range(epochs):
-        perm = torch.randperm(n, generator=gen).to(inputs.device)
+        perm = dist.local_order(torch.randperm(n, generator=gen).to(inputs.device))
         run_loss = 0.0
         for b in range(steps_per_epoch):
-            idx = perm[b * batch_size : (b + 1) * batch_size]
-            loss = (((model(inputs[idx]) - targets[idx]) / scale) ** 2).mean()
-            check_loss(loss, f"training of the {label} model (epoch {epoch + 1}, step {b + 1})",
+            idx = perm[b * local : (b + 1) * local]
+            loss = (((net(inputs[idx]) - targets[idx]) / scale) ** 2).mean()
+            value = dist.global_mean(loss, len(idx))  # the same on every process: all stop together
+            check_loss(value, f"training of the {label} model (epoch {epoch + 1}, step {b + 1})",
                        f"try a smaller {lr_flag} (now {lr:g})")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-            run_loss += float(loss.detach()) * len(idx)
-            bar.update(f"epoch {epoch + 1}/{epochs} loss {run_loss / min((b + 1) * batch_size, n):.4f}")
+            run_loss += value * min(batch_size, n - b * batch_size)
+            bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {run_loss / min((b + 1) * batch_size, n):.4f}",
+                                refresh=False)
+            bar.update()
         history.append(run_loss / n)
-        bar.epoch_end(f"epoch {epoch + 1}/{epochs} loss {history[-1]:.4f}")
     bar.close()
     check_parameters(model, f"training of the {label} model", f"try a smaller {lr_flag} (now {lr:g})")
     model.eval()
@@ -166,9 +174,22 @@ def train_model(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Ten
 # the run
 # ------------------------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict:
+    """The whole example; under torchrun every process runs it, rank 0 logs and writes (:mod:`.distributed`)."""
     args = resolve(args)
-    log = Log(args.quiet)
-    device = resolve_device(args.device)
+    from .._progress import require_tqdm
+
+    require_tqdm()  # before the long work: the progress bars need tqdm
+    dist, device = setup(resolve_device(args.device))
+    try:
+        return _run(args, dist, device)
+    finally:
+        dist.close()
+
+
+def _run(args: argparse.Namespace, dist: Distributed, device: torch.device) -> dict:
+    log = Log(args.quiet or not dist.main)
+    dist.check_batch(args.batch_size, "--batch-size")
+    dist.check_batch(args.vd_batch_size, "--vd-batch-size")
     if not args.no_plots:  # before the long work: the figures need matplotlib
         from fiberconv.plot import require_matplotlib
 
@@ -214,7 +235,7 @@ def run(args: argparse.Namespace) -> dict:
     vd_model = VortDivNet(grid, args.vd_hidden_pair, scale_in=wind_scale, scale_out=vd_scale.tolist()).to(
         device=device, dtype=torch.float32)
     vd_hist = train_model(vd_model, fine_train, vd_train, vd_scale.view(1, 2, 1).to(device), args.vd_epochs,
-                          args.vd_batch_size, args.vd_lr, args.seed, log, "vorticity/divergence", "--vd-lr")
+                          args.vd_batch_size, args.vd_lr, args.seed, log, "vorticity/divergence", "--vd-lr", dist)
     vd_pred = predict(vd_model, fine_test, args.batch_size)
     sym = grid_symmetry("x180", device=device)
     pi_wind = make_pi(grid)
@@ -236,7 +257,7 @@ def run(args: argparse.Namespace) -> dict:
         model = Downscaler(grid, args.widths_list, equivariant=equivariant, latitude=latitude, scale=wind_scale)
         model = model.to(device=device, dtype=torch.float32)
         hist = train_model(model, x_train, fine_train, torch.tensor(wind_scale, device=device), args.epochs,
-                           args.batch_size, args.lr, args.seed + 1 + k, log, name)
+                           args.batch_size, args.lr, args.seed + 1 + k, log, name, dist=dist)
         models[name] = model
         results.setdefault("downscaling", {})[name] = {"params": count_parameters(model), "loss": hist}
 
@@ -285,9 +306,9 @@ def run(args: argparse.Namespace) -> dict:
 
     # ---- figures -----------------------------------------------------------------------------------------
     figures = []
-    if not args.no_plots:
+    if not args.no_plots and dist.main:
         log("figures")
-        from .plots import plot_error_vs_rotation, plot_scalar_maps, plot_wind_maps
+        from .plots import plot_error_vs_rotation, plot_scalar_maps, plot_vector_field, plot_wind_maps
 
         month = _months(ds, test_idx[:1]).split(" ")[0].split("..")[0]
         truth = fine_test[0]
@@ -309,6 +330,12 @@ def run(args: argparse.Namespace) -> dict:
             figures.append(plot_wind_maps(out / "wind_maps_rotated.png", grid, panels_rot,
                                           f"{month} on a globe turned 180° about the x-axis (a grid symmetry)",
                                           [k for k in panels_rot if "error" in k], args.arrow_nside, ncols=3))
+        # the equivariant prediction on the whole globe and seen from above each pole
+        best = "equivariant" if "equivariant" in preds else next(iter(preds))
+        path = out / "wind_prediction_views.png"
+        plot_vector_field(preds[best]["test"][0], grid, path, arrow_nside=args.arrow_nside,
+                          title=f"{best} prediction {month}: speed (colour) and direction (arrows)")
+        figures.append(path)
         vt, vp = vd_test[0].cpu().numpy(), vd_pred[0].cpu().numpy()
         figures.append(plot_scalar_maps(out / "vorticity_divergence_maps.png", grid, {
             "vorticity: truth": vt[0], "vorticity: prediction": vp[0], "vorticity: error": vp[0] - vt[0],
@@ -318,6 +345,9 @@ def run(args: argparse.Namespace) -> dict:
                                               f"Downscaling error on a rotated globe ({len(sub)} test months); "
                                               "0° and 180° are grid symmetries", polar_degrees=POLAR_DEGREES))
     results["figures"] = [str(f) for f in figures]
+    results["processes"] = dist.world
+    if not dist.main:  # rank 0 writes the checkpoint, the table and the results
+        return results
 
     torch.save({"settings": results["settings"], "wind_scale": wind_scale, "vortdiv_scale_out": vd_scale.tolist(),
                 "vortdiv": vd_model.state_dict(),
@@ -330,44 +360,6 @@ def run(args: argparse.Namespace) -> dict:
     (out / "results.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     print(text, flush=True)
     return results
-
-
-def format_summary(results: dict, grid: HealpixGrid, coarse: HealpixGrid) -> str:
-    lines = []
-    vd = results["vortdiv"]
-    d = results["data"]
-    lines.append(f"Vorticity and divergence from the wind (vector -> 2 scalars), nside {grid.nside}, test {d['test']}")
-    lines.append(f"{'model':<26s}{'params':>8s}{'rel. error zeta':>18s}{'rel. error delta':>18s}"
-                 f"{'180° about x: zeta':>21s}{'delta':>9s}")
-    lines.append(f"{vd['model']:<26s}{vd['params']:>8d}{vd['rel_error']['vorticity']:>18.4f}"
-                 f"{vd['rel_error']['divergence']:>18.4f}{vd['rel_error_x180']['vorticity']:>21.4f}"
-                 f"{vd['rel_error_x180']['divergence']:>9.4f}")
-    lines.append("")
-    lines.append(f"Wind downscaling nside {coarse.nside} -> {grid.nside}, train {d['train']}, test {d['test']}; the globe "
-                 "as is, turned by random rotations, by 90° about z and by 180° about x")
-    table = results["downscaling_table"]
-    ref = table["upsampled input"]
-    lines.append(f"{'RMSE (m/s)  mean angular error':<34s}" + "".join(f"{c:>16s}" for c in CASES)
-                 + f"{'skill change':>14s}")
-    for name, row in table.items():
-        params = results.get("downscaling", {}).get(name, {}).get("params", 0)
-        cells = "".join(f"{row[c]['rmse']:>8.3f} {row[c]['angle']:>5.2f}°" for c in CASES)
-        change = (row["random SO(3)"]["rmse"] / ref["random SO(3)"]["rmse"]) / (row["test"]["rmse"] / ref["test"]["rmse"]) - 1
-        change_text = f"{100 * change:>+13.1f}%" if row is not ref else f"{'-':>14s}"
-        lines.append(f"{name:<20s}{params:>7d} params{cells}{change_text}")
-    pc = results["polar_caps"]
-    polar_title = f"RMSE within {pc['degrees']:g}° of the poles"
-    lines.append(f"{polar_title:<34s}" + "".join(f"{c:>16s}" for c in CASES))
-    for name, row in table.items():
-        lines.append(f"{name:<34s}" + "".join(f"{row[c]['rmse_polar']:>16.3f}" for c in CASES))
-    lines.append("  skill change: RMSE / (the upsampled input's RMSE) on the randomly rotated globe against the same "
-                 "on the test set (resampling changes the task's difficulty).")
-    lines.append(f"  Polar caps: {100 * pc['fraction']:.1f}% of the sphere, where the frame (south, east) turns fastest. "
-                 f"Grid discretization: rotating the test winds")
-    lines.append(f"  by the random rotations and back changes them by {results['resampling_roundtrip_rmse']:.3f} m/s RMSE "
-                 f"(rms wind {d['rms_wind']:.2f} m/s).")
-    lines.append(f"wall time {results['wall_time_s']:.1f} s on {results['device']} ({results['threads']} threads)")
-    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
