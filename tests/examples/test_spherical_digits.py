@@ -108,3 +108,22 @@ def test_tiny_run_end_to_end(tmp_path):
     chk = saved["sensitivity"]["spherical"]["checker"]
     assert len(chk["errors"]) == saved["config"]["n_rot"] and 0 <= chk["median_rel_logit_change"] < 1
     assert saved["step_time_ratio"] > 0 and saved["wall_time_s"] > 0
+
+
+def test_band_limited_rotated_digits_are_the_rotated_signal():
+    """Rotated band-limited digits sampled on HEALPix equal pi(R) of the unrotated ones, for random rotations, to
+    rounding (the SHT resampling in pi is exact at this degree)."""
+    from fiberconv.datasets.spherical_mnist import bandlimited_coefficients
+    from fiberconv.spaces import HealpixSHT
+
+    grid = HealpixGrid(8, nest=True)
+    images = torch.rand(2, 28, 28, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    R = random_rotations(2, seed=4)
+    sht = HealpixSHT(grid, 16)
+    f = sht.synthesis(bandlimited_coefficients(images, 16))[:, None]
+    rotated = sht.synthesis(bandlimited_coefficients(images, 16, R))[:, None]
+    pi = InducedRepresentation(sphere_field_type((0, 1)), grid, 16)
+    expected = torch.cat([pi(R[i], f[i:i + 1]) for i in range(2)])
+    assert (rotated - expected).norm() < 1e-9 * expected.norm()
+    one = sht.synthesis(bandlimited_coefficients(images[:1], 16, R[1]))[:, None]  # one rotation for every image
+    assert torch.allclose(one, pi(R[1], f[:1]), atol=1e-9)
