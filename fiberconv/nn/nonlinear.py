@@ -51,6 +51,19 @@ class FieldGroups(nn.Module):
         for d in self.dims:
             self.register_buffer(f"idx_{d}", torch.tensor(by_dim[d], dtype=torch.long), persistent=False)
         self.n_fields = sum(len(by_dim[d]) for d in self.dims)
+        # channels in the order [scalars, group d1, group d2, ...] -> field_type's order (None: the same)
+        stacked = torch.tensor(scalars + [c for d in self.dims for field in by_dim[d] for c in field], dtype=torch.long)
+        order = torch.argsort(stacked)
+        self.register_buffer("order", None if torch.equal(order, torch.arange(len(order))) else order, persistent=False)
+
+    def stacked_order(self):
+        """``order`` (or ``None`` for the identity) with ``torch.cat([scalars, group 1, ...], 1)[:, order]`` in
+        the field type's channel order; computed here for modules pickled before the buffer existed."""
+        if "order" in self._buffers:
+            return self._buffers["order"]
+        stacked = torch.cat([self.scalar_idx] + [idx.flatten() for _, idx, _ in self.groups()])
+        order = torch.argsort(stacked)
+        return None if torch.equal(order, torch.arange(len(order), device=order.device)) else order
 
     def groups(self):
         """``[(d, idx (n_d, d), offset)]``: offset counts the non-scalar fields before this group."""
@@ -170,7 +183,7 @@ class FieldBatchNorm(TypeSignature, nn.Module):
             return x.clone()
         reduce = [0] + list(range(2, x.dim()))
         spatial = (1,) * (x.dim() - 2)
-        out = torch.empty_like(x)
+        parts = []  # scalars, then each group of fields: FieldGroups.order puts them back
         sidx = self.fields.scalar_idx
         if sidx.numel():
             s = x[:, sidx]
@@ -179,16 +192,20 @@ class FieldBatchNorm(TypeSignature, nn.Module):
                     mean = self._global_mean(s, reduce)
                     var = self._global_mean((s - mean.view(1, -1, *spatial)) ** 2, reduce)
                 else:
-                    mean, var = s.mean(reduce), s.var(reduce, unbiased=False)
+                    var, mean = torch.var_mean(s, reduce, unbiased=False)
                 with torch.no_grad():
                     self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
                     self.running_var.lerp_(var.detach().to(self.running_var.dtype), self.momentum)
             else:
                 mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
-            y = (s - mean.view(1, -1, *spatial)) / torch.sqrt(var.view(1, -1, *spatial) + self.eps)
+            # (s - mean) / sqrt(var + eps) * w + b as one fused s * scale + shift
+            scale = torch.rsqrt(var + self.eps)
             if self.affine:
-                y = y * self.scalar_weight.view(1, -1, *spatial).to(x.dtype) + self.scalar_bias.view(1, -1, *spatial).to(x.dtype)
-            out[:, sidx] = y
+                scale = scale * self.scalar_weight.to(x.dtype)
+            shift = -mean * scale
+            if self.affine:
+                shift = shift + self.scalar_bias.to(x.dtype)
+            parts.append(torch.addcmul(shift.view(1, -1, *spatial), s, scale.view(1, -1, *spatial)))
         for d, idx, off in self.fields.groups():
             f = x[:, idx]  # (B, n, d, *P)
             n = idx.shape[0]
@@ -199,11 +216,13 @@ class FieldBatchNorm(TypeSignature, nn.Module):
                     self.running_sq[off : off + n].lerp_(sq.detach().to(self.running_sq.dtype), self.momentum)
             else:
                 sq = self.running_sq[off : off + n].to(x.dtype)
-            scale = 1.0 / torch.sqrt(sq + self.eps)
+            scale = torch.rsqrt(sq + self.eps)
             if self.affine:
                 scale = scale * self.field_weight[off : off + n].to(x.dtype)
-            out[:, idx.reshape(-1)] = (f * scale.view(1, n, 1, *spatial)).flatten(1, 2)
-        return out
+            parts.append((f * scale.view(1, n, 1, *spatial)).flatten(1, 2))
+        out = torch.cat(parts, 1)
+        order = self.fields.stacked_order()
+        return out if order is None else out[:, order]
 
     def _synced(self) -> bool:
         # getattr: modules pickled before the attribute existed
