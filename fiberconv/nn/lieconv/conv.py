@@ -120,6 +120,8 @@ class LieConv(TypeSignature, nn.Module):
     """
 
     _signature_attrs = ("action", "pair_input")
+    #: buffers that hold settings, not learned or running values (``radius`` may be inf)
+    setting_buffers = ("radius", "alpha")
 
     def __init__(self, action: LieAction, c_in: int, c_out: int, nbhd: int | None = 32, radius: float = math.inf,
                  alpha: float = 0.2, c_mid: int = 16, hidden: int = 32, ds_frac: float = 1.0,
