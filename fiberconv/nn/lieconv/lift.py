@@ -127,9 +127,10 @@ def lift_cloud(
     the stabilizer of ``o_{q_i}``:
 
     * ``stabilizer="haar"``: i.i.d. Haar samples (``seed``: int, ``torch.Generator`` or None);
-    * ``stabilizer="frame"`` (SE(2) only): the deterministic equivariant quadrature of
-      :meth:`~fiberconv.spaces.lie_groups.SE2Action.frame_stabilizer` about each cloud's (masked)
-      centroid, so that the network output is *exactly* invariant (used for Hamiltonians).
+    * ``stabilizer="frame"`` (SE(2), SE(3)): the deterministic equivariant quadrature of
+      :meth:`SE2Action.frame_stabilizer <fiberconv.spaces.lie_groups.SE2Action.frame_stabilizer>` or
+      :meth:`SE3Action.frame_stabilizer <fiberconv.spaces.lie_groups.SE3Action.frame_stabilizer>` about each
+      cloud's (masked) centroid, so that the network output is invariant up to rounding (Hamiltonians, QM9).
 
     Padding points (``mask=False``) are moved to ``(1, 0, ...)`` before lifting (so that every
     action's section is defined there) and stay masked.
@@ -147,10 +148,10 @@ def lift_cloud(
     elif stabilizer == "frame":
         if not action.has_frame_stabilizer:
             raise ValueError("lift: stabilizer='frame' needs an action with a frame quadrature of its stabilizer "
-                             f"(SE2Action), got {action.name}")
+                             f"(SE2Action, SE3Action), got {action.name}")
         w = mask.to(x.dtype).unsqueeze(-1)
         center = (x * w).sum(1, keepdim=True) / w.sum(1, keepdim=True)
-        h = action.frame_stabilizer(x, center, n_samples, frame_offset)
+        h = action.frame_stabilizer(x, center, n_samples, frame_offset, mask=mask)
     else:
         raise ValueError(f"lift: stabilizer must be 'haar' or 'frame', got {stabilizer!r}")
     G = action.group
