@@ -42,6 +42,7 @@ import math
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from ...spaces.groups import Seed
 from ...spaces.lie_groups import LieAction
@@ -224,20 +225,23 @@ class LieConv(TypeSignature, nn.Module):
         if query is None:
             query = self.query_indices(cloud)
         out_cloud = cloud if query is None else subsample(cloud, *query)
-        nd2, nidx = self.neighbours(cloud, None if query is None else query[0])  # (B, Mq, k)
+        with record_function("lieconv.neighbours"):  # labels for torch.profiler (bench/bench_lieconv_parts.py)
+            nd2, nidx = self.neighbours(cloud, None if query is None else query[0])  # (B, Mq, k)
         B, Mq, k = nidx.shape
         r2 = self.radius.to(nd2.dtype) ** 2
         nb_mask = _gather_rows(cloud.mask, nidx) & ~(nd2 > r2) & out_cloud.mask.unsqueeze(-1)
-        # pair inputs a_ij for the chosen neighbours only: (B, Mq, k, A), with gradients through u
-        ne = len(self.action.group.element_shape)
-        a = self.relative_logs(out_cloud.u.unsqueeze(-ne - 1), _gather_rows(cloud.u, nidx))
-        qi = out_cloud.q.unsqueeze(2).expand(B, Mq, k, out_cloud.q.shape[-1])
-        qj = _gather_rows(cloud.q, nidx)
-        if self.pair_input == "smooth":
-            inp = self.action.smooth_pair_input(a, qi, qj, self.smooth_scale)
-        else:
-            inp = torch.cat([self.action.group.embed_log(a) if self.pair_input == "embed" else a, qi, qj], dim=-1)
-        kern = self.kernel(inp)  # (B, Mq, k, c_mid)
+        with record_function("lieconv.pair_input"):
+            # pair inputs a_ij for the chosen neighbours only: (B, Mq, k, A), with gradients through u
+            ne = len(self.action.group.element_shape)
+            a = self.relative_logs(out_cloud.u.unsqueeze(-ne - 1), _gather_rows(cloud.u, nidx))
+            qi = out_cloud.q.unsqueeze(2).expand(B, Mq, k, out_cloud.q.shape[-1])
+            qj = _gather_rows(cloud.q, nidx)
+            if self.pair_input == "smooth":
+                inp = self.action.smooth_pair_input(a, qi, qj, self.smooth_scale)
+            else:
+                inp = torch.cat([self.action.group.embed_log(a) if self.pair_input == "embed" else a, qi, qj], dim=-1)
+        with record_function("lieconv.kernel_mlp"):
+            kern = self.kernel(inp)  # (B, Mq, k, c_mid)
         # mask with where, not a product: NaN/Inf at a non-neighbour (padding) must not leak (NaN * 0 = NaN)
         keep = nb_mask.unsqueeze(-1)
         kern = torch.where(keep, kern, torch.zeros((), dtype=kern.dtype, device=kern.device))
