@@ -24,7 +24,7 @@ def test_tiny_run_on_the_subset(tmp_path, capsys):
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["results"][1]["group"] == "SE3"
     out = capsys.readouterr().out
-    assert "| SE3 | 40 |" in out and "paper (SE(3) LieConv" in out
+    assert "| SE3 | 40 |" in out and "paper (LieConv T(3)" in out
 
 
 @pytest.mark.parametrize("argv, message", [(["--groups", "SO3"], "--groups SO3: expected one of T3, SE3, Trivial"),
