@@ -30,8 +30,9 @@ rows (at most ``block_pairs`` pairs at a time), each block keeps its ``k`` neare
 ``a_ij`` are then formed for the chosen neighbours only. Memory is ``O(B M k + block_pairs)``; time stays
 ``O(B M^2)`` distance evaluations (a group logarithm each). Why not a library: torch-cluster's and pykeops'
 k-NN search Euclidean (or fixed-formula) distances, while ``d`` needs the group's logarithm of
-``u_i^{-1} u_j``; and neither installs here (torch-cluster has no wheel for torch 2.13 on PyPI, only a source
-package whose build needs torch at build time; pykeops compiles C++ at run time).
+``u_i^{-1} u_j``; and torch-cluster has no wheel for torch 2.13 on PyPI (only a source package whose isolated
+build fails for want of torch), while pykeops (a source package that compiles C++ kernels at run time) was not
+tried for that reason.
 
 Clouds are :class:`~fiberconv.nn.lieconv.lift.LiftedCloud` tuples; every module here maps a cloud
 to a cloud (features ``(B, M, C)``), except :class:`GlobalPool` and :class:`LieResNet`.
