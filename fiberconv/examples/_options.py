@@ -84,8 +84,12 @@ def check_parameters(model: torch.nn.Module, what: str = "training", hint: str =
     """SystemExit ``"<what> diverged: ..."`` when a parameter or floating buffer (e.g. batch-norm running
     statistics) of ``model`` is NaN or infinite: for the end of a training loop, where the last optimiser step
     can leave non-finite weights behind a finite loss, or overflowing features non-finite running statistics."""
+    # buffers a module lists in ``setting_buffers`` hold settings, not statistics (LieConv's radius may be inf)
+    settings = {f"{prefix}.{b}" if prefix else b for prefix, mod in model.named_modules()
+                for b in getattr(mod, "setting_buffers", ())}
     named = list(model.named_parameters()) + [(n, b) for n, b in model.named_buffers()
-                                              if b.is_floating_point() and b.layout == torch.strided]
+                                              if b.is_floating_point() and b.layout == torch.strided
+                                              and n not in settings]
     bad = [name for name, p in named if not bool(torch.isfinite(p.detach()).all())]
     if bad:
         raise SystemExit(f"{what} diverged: non-finite weights or statistics in {', '.join(bad[:3])}"

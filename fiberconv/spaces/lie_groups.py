@@ -267,10 +267,12 @@ class LieAction:
     #: whether :meth:`frame_stabilizer` (a deterministic equivariant quadrature of ``H``) is implemented
     has_frame_stabilizer: bool = False
 
-    def frame_stabilizer(self, x: torch.Tensor, center: torch.Tensor, n: int, offset: float = 0.0) -> torch.Tensor:
-        """A deterministic equivariant quadrature of the stabilizer about ``center``: ``(..., n, *G)``."""
-        raise ValueError(f"{self.name}: no frame quadrature of the stabilizer is implemented (SE(2) has one); "
-                         "use stabilizer='haar'")
+    def frame_stabilizer(self, x: torch.Tensor, center: torch.Tensor, n: int, offset: float = 0.0,
+                         mask: torch.Tensor | None = None) -> torch.Tensor:
+        """A deterministic equivariant quadrature of the stabilizer about ``center``: ``(..., n, *G)``
+        (``x (B, N, d)``; ``mask (B, N)``, the valid points, for frames that read the other points)."""
+        raise ValueError(f"{self.name}: no frame quadrature of the stabilizer is implemented (SE(2) and SE(3) have "
+                         "one); use stabilizer='haar'")
 
     def check_points(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
         """Validate points ``(..., d)``: a floating tensor of the right dimension. Values are not read
@@ -529,7 +531,8 @@ class SE2Action(_RigidMotionAction):
     def _rotation_samples(self, shape, gen, x):
         return SO2.from_angle(_uniform_angles(shape, gen, x))
 
-    def frame_stabilizer(self, x: torch.Tensor, center: torch.Tensor, n: int, offset: float = 0.0) -> torch.Tensor:
+    def frame_stabilizer(self, x: torch.Tensor, center: torch.Tensor, n: int, offset: float = 0.0,
+                         mask: torch.Tensor | None = None) -> torch.Tensor:
         r"""A deterministic, *equivariant* quadrature of ``H``: rotations by ``angle(x - c) + offset + 2 pi k / n``.
 
         If the points and the reference point ``c`` (e.g. the centroid, ``(..., 2)`` broadcasting
@@ -554,8 +557,75 @@ class SE3Action(_RigidMotionAction):
     name = "SE(3) on R^3"
     aliases = ("SE3",)
 
+    has_frame_stabilizer = True
+
     def _rotation_samples(self, shape, gen, x):
         return SO3.sample(shape, seed=gen, dtype=x.dtype, device=x.device)
+
+    def frame_stabilizer(self, x: torch.Tensor, center: torch.Tensor, n: int, offset: float = 0.0,
+                         mask: torch.Tensor | None = None) -> torch.Tensor:
+        r"""A deterministic, *equivariant* quadrature of ``H = SO(3)``: ``F_i R_1(offset + 2 pi k / n)``.
+
+        ``F_i = [e_1, e_2, e_1 x e_2]`` is Gram-Schmidt on the first two non-parallel of three equivariant vectors
+        at point ``i`` of its cloud ``x (B, N, 3)``: ``x_i - c`` (``c = center``, e.g. the centroid), the field
+        ``sum_j (x_j - x_i) / |x_j - x_i|^3`` and ``sum_j (x_j - x_i) / |x_j - x_i|`` over the cloud's other
+        valid points (``mask (B, N)``); ``R_1(t)`` rotates about ``e_1``. Moving the points and ``c`` by
+        ``w = (R, t)`` maps ``F_i -> R F_i``, so the lifted elements move to ``w u h_k`` and a LieConv network's
+        output is invariant, up to rounding, which grows like ``eps / sin`` of the angle between the vectors used.
+        Where all three are parallel or zero (linear molecules, an atom at the centre of a symmetric one) no
+        equivariant frame exists: there ``e_1`` (or ``e_2``) falls back to the coordinate axis least aligned
+        with the others, which is not equivariant (:meth:`frame_is_degenerate` finds those points).
+        """
+        frame = self._frames(x, center, mask)[0]
+        _check_count(n)
+        t = offset + torch.arange(n, dtype=x.dtype, device=x.device) * (2 * math.pi / n)
+        c, s_ = torch.cos(t), torch.sin(t)
+        one, zero = torch.ones_like(t), torch.zeros_like(t)
+        r1 = torch.stack([one, zero, zero, zero, c, -s_, zero, s_, c], -1).reshape(n, 3, 3)
+        rot = frame.unsqueeze(-3) @ r1  # (B, N, n, 3, 3)
+        return SE3.from_parts(rot, torch.zeros(rot.shape[:-1], dtype=x.dtype, device=x.device))
+
+    def frame_is_degenerate(self, x: torch.Tensor, center: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, N)`` bool: the points whose :meth:`frame_stabilizer` frame fell back to a coordinate axis."""
+        return self._frames(x, center, mask)[1]
+
+    def _frames(self, x, center, mask):
+        self.check_points(x)
+        if x.dim() != 3:
+            raise ValueError(f"SE3Action.frame_stabilizer: expected points x of shape (batch, n_points, 3), got "
+                             f"{tuple(x.shape)}")
+        B, N, _ = x.shape
+        mask = torch.ones(B, N, dtype=torch.bool, device=x.device) if mask is None else mask
+        rel = x.unsqueeze(1) - x.unsqueeze(2)  # (B, i, j, 3): x_j - x_i
+        r = rel.norm(dim=-1, keepdim=True)
+        use = (mask.unsqueeze(1) & (r.squeeze(-1) > 0)).unsqueeze(-1)
+        safe = torch.where(use, r, torch.ones_like(r))
+        zero = torch.zeros((), dtype=x.dtype, device=x.device)
+        field = torch.where(use, rel / safe**3, zero).sum(2)
+        pull = torch.where(use, rel / safe, zero).sum(2)
+        cands = torch.stack([x - center, field, pull], -2)  # (B, N, 3 vectors, 3)
+        scale = cands.norm(dim=-1).amax(-1, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+        tol = torch.finfo(x.dtype).eps ** 0.5
+        axes = torch.eye(3, dtype=x.dtype, device=x.device).expand(B, N, 3, 3)
+        # e1: the first candidate of non-negligible length, else the x axis
+        ok1 = cands.norm(dim=-1) > tol * scale  # (B, N, 3)
+        first = ok1.to(torch.int8).argmax(-1)
+        v1 = torch.gather(cands, 2, first[..., None, None].expand(B, N, 1, 3)).squeeze(2)
+        bad1 = ~ok1.any(-1)
+        v1 = torch.where(bad1.unsqueeze(-1), axes[..., 0], v1)
+        e1 = v1 / v1.norm(dim=-1, keepdim=True)
+        # e2: the first candidate with a non-negligible component orthogonal to e1, else the least aligned axis
+        perp = cands - (cands * e1.unsqueeze(-2)).sum(-1, keepdim=True) * e1.unsqueeze(-2)
+        ok2 = perp.norm(dim=-1) > tol * scale
+        second = ok2.to(torch.int8).argmax(-1)
+        v2 = torch.gather(perp, 2, second[..., None, None].expand(B, N, 1, 3)).squeeze(2)
+        bad2 = ~ok2.any(-1)
+        axis = torch.gather(axes, 2, e1.abs().argmin(-1)[..., None, None].expand(B, N, 1, 3)).squeeze(2)
+        axis = axis - (axis * e1).sum(-1, keepdim=True) * e1
+        v2 = torch.where(bad2.unsqueeze(-1), axis, v2)
+        e2 = v2 / v2.norm(dim=-1, keepdim=True)
+        e3 = torch.linalg.cross(e1, e2)
+        return torch.stack([e1, e2, e3], -1), (bad1 | bad2) & mask
 
 
 class RxSO2Action(LieAction):

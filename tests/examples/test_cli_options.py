@@ -282,6 +282,16 @@ def test_validation_helpers(tmp_path):
     bn.running_var[0] = float("inf")
     with pytest.raises(SystemExit, match="diverged: non-finite .* running_var"):
         check_parameters(bn)
+    # LieConv's radius is a setting (inf: no radius), not a diverged statistic; its weights are still checked
+    from fiberconv.nn.lieconv import LieResNet
+    from fiberconv.spaces.lie_groups import SE2Action
+
+    net = LieResNet(SE2Action(), 1, 2, channels=8)
+    check_parameters(net)
+    with torch.no_grad():
+        net.blocks[0].conv.linear.weight[0, 0] = float("nan")
+    with pytest.raises(SystemExit, match=r"blocks\.0\.conv\.linear\.weight"):
+        check_parameters(net)
 
 
 @pytest.mark.parametrize("argv, message", [(["--nside", "3"], "--nside must be a power of two"),

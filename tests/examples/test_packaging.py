@@ -52,17 +52,17 @@ def test_pyproject_ships_the_data_and_the_console_scripts():
     """package-data covers the data files (so a wheel holds them); every console script names a callable."""
     meta = _pyproject()
     globs = meta["tool"]["setuptools"]["package-data"]["fiberconv.datasets"]
-    for name in (f"data/{NAVY_WINDS}", "data/README.md"):
+    for name in (f"data/{NAVY_WINDS}", "data/README.md", "data/qm9_subset500.npz", "data/README_qm9.md"):
         assert any(fnmatch.fnmatch(name, g) for g in globs), (name, globs)
     scripts = meta["project"]["scripts"]
     assert set(scripts) == {"fiberconv-wind", "fiberconv-springs", "fiberconv-mnist-points", "fiberconv-tetris",
-                            "fiberconv-spherical-digits"}
+                            "fiberconv-spherical-digits", "fiberconv-qm9"}
     for target in scripts.values():
         module, func = target.split(":")
         assert callable(getattr(importlib.import_module(module), func)), target
 
 
-@pytest.mark.parametrize("name", ["fiberconv.examples.springs", "fiberconv.examples.mnist_points",
+@pytest.mark.parametrize("name", ["fiberconv.examples.springs", "fiberconv.examples.mnist_points", "fiberconv.examples.qm9",
                                   "fiberconv.examples.tetris", "fiberconv.examples.lift_and_rotate",
                                   "fiberconv.examples.wind"])
 def test_every_example_answers_help(name, capsys):

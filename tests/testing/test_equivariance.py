@@ -107,9 +107,14 @@ def test_lieconv_passes_on_relative_and_fails_on_absolute_coordinates():
     move = CloudAction(action)
     assert_equivariant(conv, cloud, w, move, move, tol=1e-13, output="f")
 
-    def broken(c):  # a_ij := [absolute position of u_j, 0]: not invariant
-        t = c.u[..., :2, 2].unsqueeze(1).expand(c.a.shape[:3] + (2,))
-        return conv(c._replace(a=torch.cat([t, torch.zeros_like(t[..., :1])], -1)))
+    class Broken(LieConv):  # a_ij := [absolute position of u_j, 0]: not invariant
+        def relative_logs(self, ui, uj):
+            t = uj[..., :2, 2].expand(torch.broadcast_shapes(ui.shape, uj.shape)[:-2] + (2,))
+            return torch.cat([t, torch.zeros_like(t[..., :1])], -1)
+
+    broken = Broken(action, 3, 4, nbhd=5).double()
+    broken.load_state_dict(conv.state_dict())
+    assert_equivariant(broken, cloud, [torch.eye(3, dtype=F64).expand(2, 3, 3)], move, move, tol=1e-13, output="f")
 
     with pytest.raises(AssertionError, match="equivariance error"):
         assert_equivariant(broken, cloud, w, move, move, tol=1e-3, output="f")

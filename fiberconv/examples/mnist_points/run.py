@@ -31,13 +31,23 @@ from fiberconv.spaces.lie_groups import SE2Action, lie_action
 
 
 @torch.no_grad()
-def accuracy(model, pts, feats, mask, y, batch=100, seed=0):
+def predictions(model, pts, feats, mask, batch=100, seed=0):
     model.eval()
-    correct = 0
-    for i in range(0, len(y), batch):
-        out = model(pts[i:i + batch], feats[i:i + batch], mask[i:i + batch], seed=seed + i)
-        correct += int((out.argmax(-1) == y[i:i + batch]).sum())
-    return correct / len(y)
+    return torch.cat([model(pts[i:i + batch], feats[i:i + batch], mask[i:i + batch], seed=seed + i).argmax(-1)
+                      for i in range(0, len(pts), batch)])
+
+
+def accuracy(model, pts, feats, mask, y, batch=100, seed=0):
+    return float((predictions(model, pts, feats, mask, batch, seed) == y).float().mean())
+
+
+def confused_pairs(pred, y, top=3):
+    """The ``top`` most frequent (true, predicted) errors, as ``"6->9: 12"`` strings."""
+    pairs = {}
+    for t, p in zip(y.tolist(), pred.tolist()):
+        if t != p:
+            pairs[(t, p)] = pairs.get((t, p), 0) + 1
+    return [f"{t}->{p}: {n}" for (t, p), n in sorted(pairs.items(), key=lambda kv: -kv[1])[:top]]
 
 
 def main(argv=None):
@@ -65,6 +75,9 @@ def main(argv=None):
                     help="LieConv kernel input; 'smooth' (SO(2) only) is regular at the rotation centre")
     ap.add_argument("--smooth-scale", type=float, default=1.0, help="length scale of --pair-input smooth (> 0)")
     ap.add_argument("--quiet", action="store_true", help="no progress bars (tqdm, on stderr)")
+    ap.add_argument("--resample", action="store_true",
+                    help="train on a fresh random subset of --points of each digit's pixels at every step (test digits "
+                         "keep their fixed subset)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     args = ap.parse_args(argv)
     require_tqdm()
@@ -100,6 +113,10 @@ def main(argv=None):
         raise SystemExit(f"error: {e}") from e
     ntr, nte = args.n_train, args.n_test
     tr = (pts[:ntr], feats[:ntr], mask[:ntr], y[:ntr])
+    if args.resample:  # every lit pixel of the training digits (at most 28 * 28), subsampled per step below
+        all_pts, all_feats, all_mask, _ = load_points(28 * 28, scale=args.scale)
+        width = int(all_mask[:ntr].sum(-1).max())
+        tr = (all_pts[:ntr, :width], all_feats[:ntr, :width], all_mask[:ntr, :width], y[:ntr])
     te = (pts[ntr:ntr + nte], feats[ntr:ntr + nte], mask[ntr:ntr + nte], y[ntr:ntr + nte])
     te_rot = (rotate_points(te[0], seed=1),) + te[1:]
     print(f"{ntr} train / {len(te[3])} test digits, <= {args.points} points each (mean {mask.sum(1).float().mean():.0f})")
@@ -131,7 +148,13 @@ def main(argv=None):
             perm = torch.randperm(ntr, generator=g)
             for i in range(0, ntr, args.batch):
                 b = perm[i:i + args.batch]
-                loss = F.cross_entropy(model(tr[0][b], tr[1][b], tr[2][b], seed=g), tr[3][b])
+                xb, fb, mb = tr[0][b], tr[1][b], tr[2][b]
+                if args.resample:  # a random --points of each digit's lit pixels (all of them if fewer)
+                    score = torch.rand(mb.shape, generator=g).masked_fill(~mb, -1.0)
+                    keep = score.topk(min(args.points, mb.shape[1]), dim=-1).indices
+                    xb, fb = (torch.gather(t, 1, keep.unsqueeze(-1).expand(-1, -1, t.shape[-1])) for t in (xb, fb))
+                    mb = torch.gather(mb, 1, keep)
+                loss = F.cross_entropy(model(xb, fb, mb, seed=g), tr[3][b])
                 check_loss(loss, f"training ({name}, epoch {ep + 1})", f"try a smaller --lr (now {args.lr:g})")
                 opt.zero_grad()
                 loss.backward()
@@ -142,8 +165,12 @@ def main(argv=None):
             print(f"  {name} epoch {ep + 1}: loss {loss.item():.3f} ({time.time() - t0:.0f}s)", flush=True)
         bar.close()
         check_parameters(model, f"training ({name})", f"try a smaller --lr (now {args.lr:g})")
-        res = {"test_acc": accuracy(model, *te), "rotated_test_acc": accuracy(model, *te_rot),
-               "train_seconds": time.time() - t0}
+        train_s = time.time() - t0
+        pred_rot = predictions(model, *te_rot[:3])
+        res = {"test_acc": accuracy(model, *te), "rotated_test_acc": float((pred_rot == te_rot[3]).float().mean()),
+               "train_acc": accuracy(model, *(t[:1000] for t in (pts[:ntr], feats[:ntr], mask[:ntr], y[:ntr]))),
+               "train_seconds": train_s,
+               "most_confused_rotated": confused_pairs(pred_rot, te_rot[3])}
         results[name] = res
         print(name, json.dumps(res), flush=True)
     print("| group | test acc (upright) | test acc (rotated) | train s |\n|---|---|---|---|")

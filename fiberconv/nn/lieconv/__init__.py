@@ -20,11 +20,12 @@ from .dynamics import (
     total_momentum,
 )
 from .hamiltonian import FCHamiltonian, HamiltonianLieConv
-from .lift import LiftedCloud, OrbitSection, farthest_point_indices, lift_cloud, pair_logs, subsample
+from .lift import LiftedCloud, OrbitSection, farthest_point_indices, lift_cloud, pair_logs, relative_logs, subsample
 
 __all__ = [
     "LieConv", "LieResNet", "BottleBlock", "GlobalPool", "KernelMLP", "PointwiseLinear", "Swish", "CloudSwish",
-    "CloudLayerNorm", "LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "subsample", "farthest_point_indices",
+    "CloudLayerNorm", "LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "relative_logs", "subsample",
+    "farthest_point_indices",
     "HamiltonianLieConv", "FCHamiltonian", "hamiltonian_vector_field", "rk4_step", "rk4_rollout",
     "kinetic_energy", "total_momentum", "angular_momentum_2d",
 ]

@@ -25,6 +25,15 @@ The kernel ``k_theta: R^P -> R^{c_out x c_in}`` is ``W . m_theta`` with an MLP
 
 so the ``(c_out x c_in)`` kernel is never formed per pair: memory ``O(B M k c_mid c_in)``.
 
+Neighbourhoods are found without ``O(M^2)`` memory: the distances ``d_ij`` are computed for blocks of query
+rows (at most ``block_pairs`` pairs at a time), each block keeps its ``k`` nearest, and the pair inputs
+``a_ij`` are then formed for the chosen neighbours only. Memory is ``O(B M k + block_pairs)``; time stays
+``O(B M^2)`` distance evaluations (a group logarithm each). Why not a library: torch-cluster's and pykeops'
+k-NN search Euclidean (or fixed-formula) distances, while ``d`` needs the group's logarithm of
+``u_i^{-1} u_j``; and torch-cluster has no wheel for torch 2.13 on PyPI (only a source package whose isolated
+build fails for want of torch), while pykeops (a source package that compiles C++ kernels at run time) was not
+tried for that reason.
+
 Clouds are :class:`~fiberconv.nn.lieconv.lift.LiftedCloud` tuples; every module here maps a cloud
 to a cloud (features ``(B, M, C)``), except :class:`GlobalPool` and :class:`LieResNet`.
 """
@@ -34,6 +43,7 @@ import math
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from ...spaces.groups import Seed
 from ...spaces.lie_groups import LieAction
@@ -46,7 +56,7 @@ from ...validation import (
     check_tensor,
 )
 from ..signature import TypeSignature
-from .lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, subsample
+from .lift import LiftedCloud, _gather_rows, farthest_point_indices, lift_cloud, relative_logs, subsample
 
 __all__ = ["Swish", "KernelMLP", "LieConv", "PointwiseLinear",
            "CloudSwish", "CloudLayerNorm", "BottleBlock", "GlobalPool", "LieResNet"]
@@ -105,14 +115,19 @@ class LieConv(TypeSignature, nn.Module):
         The length ``s`` of ``pair_input="smooth"`` (about the data's scale).
     ds_frac : float
         If ``< 1``, outputs only at ``ceil(ds_frac M_b)`` query elements per cloud (``M_b`` its valid
-        elements), chosen by farthest-point subsampling in ``d``.
+        elements), chosen by farthest-point subsampling in ``d`` (independent of the elements' order).
+    block_pairs : int
+        At most this many pair distances ``(batch x rows x M)`` are held at once by the neighbour search and
+        the farthest-point sampling (at least one row per block). Changes memory and speed, never the result.
     """
 
     _signature_attrs = ("action", "pair_input")
+    #: buffers that hold settings, not learned or running values (``radius`` may be inf)
+    setting_buffers = ("radius", "alpha")
 
     def __init__(self, action: LieAction, c_in: int, c_out: int, nbhd: int | None = 32, radius: float = math.inf,
                  alpha: float = 0.2, c_mid: int = 16, hidden: int = 32, ds_frac: float = 1.0,
-                 pair_input: str = "embed", smooth_scale: float = 1.0):
+                 pair_input: str = "embed", smooth_scale: float = 1.0, block_pairs: int = 2**18):
         super().__init__()
         if not isinstance(action, LieAction):
             raise TypeError(f"LieConv: expected a LieAction, got {type(action).__name__}")
@@ -134,6 +149,7 @@ class LieConv(TypeSignature, nn.Module):
             raise ValueError(f"LieConv: pair_input='smooth' is not implemented for {action.name} "
                              "(only for SO(2) on R^2); use 'embed'")
         self.smooth_scale = check_positive_float(smooth_scale, "smooth_scale", who="LieConv")
+        self.block_pairs = check_positive_int(block_pairs, "block_pairs", who="LieConv")
         self.action, self.c_in, self.c_out, self.nbhd, self.ds_frac = action, c_in, c_out, nbhd, ds_frac
         self.pair_input = pair_input
         self.register_buffer("radius", torch.tensor(radius))
@@ -151,12 +167,25 @@ class LieConv(TypeSignature, nn.Module):
                 f"radius={float(self.radius):g}, alpha={float(self.alpha):g}, ds_frac={self.ds_frac}, "
                 f"pair_input={self.pair_input}")
 
-    def distance2(self, cloud: LiftedCloud) -> torch.Tensor:
-        """``d_ij^2 = ||a_ij||^2 + alpha ||q_i - q_j||^2``: ``(B, M, M)``."""
-        d2 = (cloud.a * cloud.a).sum(-1)
+    def relative_logs(self, ui: torch.Tensor, uj: torch.Tensor) -> torch.Tensor:
+        """``log(u_i^{-1} u_j)`` (broadcasting): what the distance and the kernel input are made of."""
+        return relative_logs(self.action, ui, uj)
+
+    def distance2(self, cloud: LiftedCloud, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """``d_ij^2 = ||log(u_i^{-1} u_j)||^2 + alpha ||q_i - q_j||^2`` for the rows ``i`` in ``rows (B, R)`` (default:
+        all) and every ``j``: ``(B, R, M)``."""
+        ne = len(self.action.group.element_shape)
+        ui = cloud.u if rows is None else _gather_rows(cloud.u, rows)
+        a = self.relative_logs(ui.unsqueeze(-ne - 1), cloud.u.unsqueeze(-ne - 2))
+        d2 = (a * a).sum(-1)
         if cloud.q.shape[-1]:
-            d2 = d2 + self.alpha.to(d2.dtype) * torch.cdist(cloud.q, cloud.q).pow(2)
+            qi = cloud.q if rows is None else _gather_rows(cloud.q, rows)
+            d2 = d2 + self.alpha.to(d2.dtype) * (qi.unsqueeze(2) - cloud.q.unsqueeze(1)).pow(2).sum(-1)
         return d2
+
+    def _block_rows(self, cloud: LiftedCloud) -> int:
+        B, M = cloud.mask.shape
+        return max(1, self.block_pairs // (B * M))
 
     def query_indices(self, cloud: LiftedCloud):
         """Farthest-point query elements ``(idx, valid)`` if ``ds_frac < 1``, else ``None``."""
@@ -165,37 +194,55 @@ class LieConv(TypeSignature, nn.Module):
         # per cloud, keep ceil(ds_frac * its valid count): independent of the padding
         n = max(1, math.ceil(self.ds_frac * cloud.mask.shape[1]))
         keep = torch.ceil(self.ds_frac * cloud.mask.sum(-1).to(torch.float64)).clamp_min(1).long()
-        return farthest_point_indices(self.distance2(cloud), cloud.mask, n, keep)
+        return farthest_point_indices(lambda rows: self.distance2(cloud, rows), cloud.mask, n, keep,
+                                      block_rows=self._block_rows(cloud))
+
+    def neighbours(self, cloud: LiftedCloud, rows: torch.Tensor | None = None):
+        """The ``k`` nearest valid elements of each query element ``rows (B, Mq)`` (default: all), searched in
+        blocks of rows: ``(nd2, nidx)``, both ``(B, Mq, k)``, nearest first. NaN distances (NaN/Inf points) rank
+        first, so that they propagate to the outputs instead of silently leaving the neighbourhood; padding
+        ranks last (the caller masks it)."""
+        B, M = cloud.mask.shape
+        Mq = M if rows is None else rows.shape[1]
+        k = M if self.nbhd is None else min(self.nbhd, M)
+        step = self._block_rows(cloud)
+        out_d, out_i = [], []
+        with torch.no_grad():  # the neighbourhood is a discrete choice: no gradient through it
+            for r0 in range(0, Mq, step):
+                block = torch.arange(r0, min(Mq, r0 + step), device=cloud.mask.device).expand(B, -1)
+                if rows is not None:
+                    block = torch.gather(rows, 1, block)
+                d2 = self.distance2(cloud, block)
+                d2 = torch.where(torch.isnan(d2), torch.full((), -math.inf, dtype=d2.dtype, device=d2.device), d2)
+                d2 = d2.masked_fill(~cloud.mask.unsqueeze(1), math.inf)
+                nd2, nidx = torch.topk(d2, k, dim=-1, largest=False)
+                out_d.append(nd2)
+                out_i.append(nidx)
+        return torch.cat(out_d, 1), torch.cat(out_i, 1)
 
     def forward(self, cloud: LiftedCloud, query=None) -> LiftedCloud:
         """Convolve; ``query=(idx, valid)`` overrides the farthest-point choice of output elements."""
         _check_cloud_type(cloud, "LieConv", self.c_in, self)
         if query is None:
             query = self.query_indices(cloud)
-        with torch.no_grad():  # the neighbourhood is a discrete choice: no gradient through it
-            d2 = self.distance2(cloud)
         out_cloud = cloud if query is None else subsample(cloud, *query)
-        if query is not None:
-            d2 = _gather_rows(d2, query[0])  # (B, Mq, M)
-        B, Mq, M = d2.shape
-        # NaN distances (NaN/Inf points) rank first and count as within the radius, so that they propagate
-        # to the outputs instead of silently leaving the neighbourhood; padding ranks last and is masked
-        d2 = torch.where(torch.isnan(d2), torch.full((), -math.inf, dtype=d2.dtype, device=d2.device), d2)
-        d2 = d2.masked_fill(~cloud.mask.unsqueeze(1), math.inf)
-        k = M if self.nbhd is None else min(self.nbhd, M)
-        nd2, nidx = torch.topk(d2, k, dim=-1, largest=False)  # (B, Mq, k)
+        with record_function("lieconv.neighbours"):  # labels for torch.profiler (bench/bench_lieconv_parts.py)
+            nd2, nidx = self.neighbours(cloud, None if query is None else query[0])  # (B, Mq, k)
+        B, Mq, k = nidx.shape
         r2 = self.radius.to(nd2.dtype) ** 2
         nb_mask = _gather_rows(cloud.mask, nidx) & ~(nd2 > r2) & out_cloud.mask.unsqueeze(-1)
-        # pair embeddings a_ij for the chosen neighbours
-        rows = cloud.a if query is None else _gather_rows(cloud.a, query[0])  # (B, Mq, M, A)
-        a = torch.gather(rows, 2, nidx.unsqueeze(-1).expand(B, Mq, k, rows.shape[-1]))
-        qi = out_cloud.q.unsqueeze(2).expand(B, Mq, k, out_cloud.q.shape[-1])
-        qj = _gather_rows(cloud.q, nidx)
-        if self.pair_input == "smooth":
-            inp = self.action.smooth_pair_input(a, qi, qj, self.smooth_scale)
-        else:
-            inp = torch.cat([self.action.group.embed_log(a) if self.pair_input == "embed" else a, qi, qj], dim=-1)
-        kern = self.kernel(inp)  # (B, Mq, k, c_mid)
+        with record_function("lieconv.pair_input"):
+            # pair inputs a_ij for the chosen neighbours only: (B, Mq, k, A), with gradients through u
+            ne = len(self.action.group.element_shape)
+            a = self.relative_logs(out_cloud.u.unsqueeze(-ne - 1), _gather_rows(cloud.u, nidx))
+            qi = out_cloud.q.unsqueeze(2).expand(B, Mq, k, out_cloud.q.shape[-1])
+            qj = _gather_rows(cloud.q, nidx)
+            if self.pair_input == "smooth":
+                inp = self.action.smooth_pair_input(a, qi, qj, self.smooth_scale)
+            else:
+                inp = torch.cat([self.action.group.embed_log(a) if self.pair_input == "embed" else a, qi, qj], dim=-1)
+        with record_function("lieconv.kernel_mlp"):
+            kern = self.kernel(inp)  # (B, Mq, k, c_mid)
         # mask with where, not a product: NaN/Inf at a non-neighbour (padding) must not leak (NaN * 0 = NaN)
         keep = nb_mask.unsqueeze(-1)
         kern = torch.where(keep, kern, torch.zeros((), dtype=kern.dtype, device=kern.device))

@@ -12,14 +12,15 @@ origin. For scalar features this is exactly the lifting ``Lambda`` of ``fibercon
 Tensor layout (:class:`LiftedCloud`), ``B`` clouds of ``M = N K`` lifted elements:
 
 * ``u``: ``(B, M, *G)`` group elements; ``q``: ``(B, M, orbit_dim)``; ``f``: ``(B, M, C)``;
-* ``mask``: ``(B, M)`` bool, ``False`` for padding;
-* ``a``: ``(B, M, M, algebra_dim)`` the pair logarithms ``a_ij = log(u_i^{-1} u_j)``.
+* ``mask``: ``(B, M)`` bool, ``False`` for padding.
 
-The pair logarithms are computed once per forward pass, from this batch's elements, and carried
-along with it (they are part of the data, never stored on a module).
+The pair logarithms ``a_ij = log(u_i^{-1} u_j)`` (:func:`pair_logs`, :func:`relative_logs`) are not stored:
+the layers compute them in blocks of query rows for the neighbour search and keep only those of the chosen
+neighbours, so memory grows like ``M k``, not ``M^2`` (:class:`~fiberconv.nn.lieconv.conv.LieConv`).
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -29,7 +30,7 @@ from ...spaces.groups import Seed, make_generator
 from ...spaces.lie_groups import LieAction
 from ...validation import check_matches, check_tensor
 
-__all__ = ["LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "subsample", "farthest_point_indices"]
+__all__ = ["LiftedCloud", "OrbitSection", "lift_cloud", "pair_logs", "relative_logs", "subsample", "farthest_point_indices"]
 
 
 class LiftedCloud(NamedTuple):
@@ -39,7 +40,6 @@ class LiftedCloud(NamedTuple):
     q: torch.Tensor
     f: torch.Tensor
     mask: torch.Tensor
-    a: torch.Tensor
 
     def with_features(self, f: torch.Tensor) -> LiftedCloud:
         """The same elements with new features ``f (B, M, C')``, zeroed at padding."""
@@ -91,16 +91,24 @@ def _check_cloud(action: LieAction, x, f, mask):
     return mask
 
 
-def pair_logs(action: LieAction, u: torch.Tensor) -> torch.Tensor:
-    """``a_ij = log(u_i^{-1} u_j)``: ``(B, M, *G) -> (B, M, M, algebra_dim)``."""
+def relative_logs(action: LieAction, ui: torch.Tensor, uj: torch.Tensor) -> torch.Tensor:
+    """``log(u_i^{-1} u_j)`` for ``ui (..., *G)`` and ``uj (..., *G)`` broadcasting against each other: ``(..., algebra_dim)``."""
     G = action.group
     ne = len(G.element_shape)
-    ui = G.inverse(u).unsqueeze(2)  # (B, M, 1, *G)
-    uj = u.unsqueeze(1)  # (B, 1, M, *G)
-    if ne == 1:  # abelian vector groups: broadcasting compose directly
-        return G.log(G.compose(ui, uj), check=False)
-    shape = torch.broadcast_shapes(ui.shape, uj.shape)
-    return G.log(G.compose(ui.expand(shape), uj.expand(shape)), check=False)
+    ui = G.inverse(ui)
+    if ne > 1:  # matrix groups: compose needs equal batch shapes
+        shape = torch.broadcast_shapes(ui.shape, uj.shape)
+        ui, uj = ui.expand(shape), uj.expand(shape)
+    return G.log(G.compose(ui, uj), check=False)
+
+
+def pair_logs(action: LieAction, u: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
+    """All pairs ``a_ij = log(u_i^{-1} v_j)``: ``u (B, R, *G)``, ``v (B, C, *G)`` (default ``u``) -> ``(B, R, C, algebra_dim)``.
+    ``O(R C)`` memory: the layers call it on blocks of rows
+    (:meth:`LieConv.distance2 <fiberconv.nn.lieconv.conv.LieConv.distance2>`)."""
+    v = u if v is None else v
+    ne = len(action.group.element_shape)
+    return relative_logs(action, u.unsqueeze(-ne - 1), v.unsqueeze(-ne - 2))
 
 
 def lift_cloud(
@@ -119,9 +127,10 @@ def lift_cloud(
     the stabilizer of ``o_{q_i}``:
 
     * ``stabilizer="haar"``: i.i.d. Haar samples (``seed``: int, ``torch.Generator`` or None);
-    * ``stabilizer="frame"`` (SE(2) only): the deterministic equivariant quadrature of
-      :meth:`~fiberconv.spaces.lie_groups.SE2Action.frame_stabilizer` about each cloud's (masked)
-      centroid, so that the network output is *exactly* invariant (used for Hamiltonians).
+    * ``stabilizer="frame"`` (SE(2), SE(3)): the deterministic equivariant quadrature of
+      :meth:`SE2Action.frame_stabilizer <fiberconv.spaces.lie_groups.SE2Action.frame_stabilizer>` or
+      :meth:`SE3Action.frame_stabilizer <fiberconv.spaces.lie_groups.SE3Action.frame_stabilizer>` about each
+      cloud's (masked) centroid, so that the network output is invariant up to rounding (Hamiltonians, QM9).
 
     Padding points (``mask=False``) are moved to ``(1, 0, ...)`` before lifting (so that every
     action's section is defined there) and stay masked.
@@ -139,10 +148,10 @@ def lift_cloud(
     elif stabilizer == "frame":
         if not action.has_frame_stabilizer:
             raise ValueError("lift: stabilizer='frame' needs an action with a frame quadrature of its stabilizer "
-                             f"(SE2Action), got {action.name}")
+                             f"(SE2Action, SE3Action), got {action.name}")
         w = mask.to(x.dtype).unsqueeze(-1)
         center = (x * w).sum(1, keepdim=True) / w.sum(1, keepdim=True)
-        h = action.frame_stabilizer(x, center, n_samples, frame_offset)
+        h = action.frame_stabilizer(x, center, n_samples, frame_offset, mask=mask)
     else:
         raise ValueError(f"lift: stabilizer must be 'haar' or 'frame', got {stabilizer!r}")
     G = action.group
@@ -154,7 +163,7 @@ def lift_cloud(
     ff = f.unsqueeze(2).expand(B, N, K, f.shape[-1]).reshape(B, N * K, f.shape[-1])
     m = mask.unsqueeze(2).expand(B, N, K).reshape(B, N * K)
     ff = _zero_padding(ff, m)
-    return LiftedCloud(u=g, q=q, f=ff, mask=m, a=pair_logs(action, g))
+    return LiftedCloud(u=g, q=q, f=ff, mask=m)
 
 
 def _gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -164,30 +173,48 @@ def _gather_rows(t: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
 
 
 def subsample(cloud: LiftedCloud, idx: torch.Tensor, valid: torch.Tensor | None = None) -> LiftedCloud:
-    """Restrict ``cloud`` to the elements ``idx (B, n)`` (rows and columns of ``a``); ``valid (B, n)`` masks duplicates."""
+    """Restrict ``cloud`` to the elements ``idx (B, n)``; ``valid (B, n)`` masks duplicates."""
     mask = _gather_rows(cloud.mask, idx)
     if valid is not None:
         mask = mask & valid
-    a = _gather_rows(cloud.a, idx)  # (B, n, M, A)
-    a = torch.gather(a, 2, idx[:, None, :, None].expand(a.shape[0], idx.shape[1], idx.shape[1], a.shape[-1]))
     f = _zero_padding(_gather_rows(cloud.f, idx), mask)
-    return LiftedCloud(u=_gather_rows(cloud.u, idx), q=_gather_rows(cloud.q, idx), f=f, mask=mask, a=a)
+    return LiftedCloud(u=_gather_rows(cloud.u, idx), q=_gather_rows(cloud.q, idx), f=f, mask=mask)
 
 
-def farthest_point_indices(dist2: torch.Tensor, mask: torch.Tensor, n: int, keep: torch.Tensor | None = None):
-    """Farthest-point subsampling in a (squared) invariant distance.
+def _dense_rows(dist2: torch.Tensor):
+    return lambda rows: _gather_rows(dist2, rows)
 
-    Starts from each cloud's first valid element and repeatedly adds the not yet chosen element
-    farthest from the chosen set. Only distances and indices enter, so the choice is equivariant.
-    Squared distances below ``100 eps`` of the dtype count as 0 (duplicates, e.g. the ``K`` copies a
-    trivial stabilizer lifts to), and ties go to the lowest index, so rounding cannot reorder them.
+
+def _first_max(v: torch.Tensor, valid: torch.Tensor, rtol: float) -> torch.Tensor:
+    """Per row, the lowest index among the valid entries within ``rtol`` (relative) of the valid maximum: copies of a
+    lifted point tie in exact arithmetic (a stabilizer quadrature that is a group permutes them isometrically) and
+    are adjacent in the layout, so their order is fixed by the lift, not by the order of the points; the first
+    valid index where no entry is valid."""
+    top = torch.where(valid, v, torch.full_like(v, -math.inf)).amax(-1, keepdim=True)
+    near = valid & (v >= top - rtol * top.abs())
+    return torch.where(near.any(-1, keepdim=True), near, valid).to(torch.int8).argmax(-1)
+
+
+def farthest_point_indices(dist2, mask: torch.Tensor, n: int, keep: torch.Tensor | None = None, block_rows: int | None = None):
+    """Farthest-point subsampling in a (squared) invariant distance, independent of the order of the elements.
+
+    Starts from each cloud's most peripheral valid element (the largest sum of squared distances to the
+    others, summed in float64) and repeatedly adds the not yet chosen element farthest from the chosen set.
+    Only distances enter, so the choice is equivariant, and it does not depend on the elements' order: the
+    indices follow a permutation of the input, and the chosen elements (in order) are the same, except where
+    distances tie (within ``64 eps`` relative) between different points (symmetric clouds). Copies of one point
+    (the ``K`` lifted elements, adjacent in the layout) that tie go to the first copy, and squared distances below
+    ``100 eps`` of the dtype count as 0 (duplicates, e.g. the ``K`` copies a trivial stabilizer lifts to), so
+    rounding cannot reorder them.
 
     Parameters
     ----------
-    dist2 : ``(B, M, M)`` squared distances
+    dist2 : ``(B, M, M)`` squared distances, or a callable ``rows (B, R) long -> (B, R, M)``: the rows the
+        search reads, computed on demand, so memory stays ``O(B M)`` plus one block of ``block_rows`` rows
     mask : ``(B, M)`` bool
     n : number of elements to return
     keep : ``(B,)`` optional per-cloud number of elements to mark valid (default: all valid ones)
+    block_rows : rows per call of ``dist2`` while finding the start (default: all ``M`` at once)
 
     Returns
     -------
@@ -195,20 +222,36 @@ def farthest_point_indices(dist2: torch.Tensor, mask: torch.Tensor, n: int, keep
     valid : ``(B, n)`` bool, ``False`` where a cloud had fewer than ``n`` valid elements.
     """
     B, M = mask.shape
-    dist2 = dist2.detach()
-    tol = 100 * torch.finfo(dist2.dtype).eps
-    dist2 = torch.where(dist2 <= tol, torch.zeros_like(dist2), dist2)
+    rows_of = _dense_rows(dist2.detach()) if isinstance(dist2, torch.Tensor) else dist2
+    block_rows = M if block_rows is None else max(1, int(block_rows))
+    ar = torch.arange(B, device=mask.device)
+
+    def row(rows):
+        with torch.no_grad():
+            d2 = rows_of(rows)
+        tol = 100 * torch.finfo(d2.dtype).eps
+        return torch.where(d2 <= tol, torch.zeros_like(d2), d2)
+
+    # the start: the valid element with the largest float64 sum of squared distances to the valid others
+    total = torch.empty(B, M, dtype=torch.float64, device=mask.device)
+    for r0 in range(0, M, block_rows):
+        rows = torch.arange(r0, min(M, r0 + block_rows), device=mask.device).expand(B, -1)
+        d2 = row(rows)
+        eps = 64 * torch.finfo(d2.dtype).eps
+        d2 = d2.to(torch.float64)
+        total[:, r0:r0 + rows.shape[1]] = torch.where(mask.unsqueeze(1), d2, torch.zeros((), dtype=d2.dtype,
+                                                                                         device=d2.device)).sum(-1)
+    cur = _first_max(total, mask, eps)
     idx = torch.zeros(B, n, dtype=torch.long, device=mask.device)
     chosen = torch.zeros(B, M, dtype=torch.bool, device=mask.device)
-    cur = mask.to(torch.int8).argmax(-1)
-    mind = torch.full((B, M), float("inf"), dtype=dist2.dtype, device=dist2.device)
-    ar = torch.arange(B, device=mask.device)
+    mind = None
     for t in range(n):
         idx[:, t] = cur
         chosen[ar, cur] = True
-        mind = torch.minimum(mind, dist2[ar, cur])
+        d = row(cur.unsqueeze(1)).squeeze(1)
+        mind = d if mind is None else torch.minimum(mind, d)
         mind = torch.where(mask & ~chosen, mind, torch.full_like(mind, -1.0))
-        cur = mind.argmax(-1)  # first maximal index on ties
+        cur = _first_max(mind, mask & ~chosen, eps)
     count = mask.sum(-1, keepdim=True)
     if keep is not None:
         count = torch.minimum(count, keep.reshape(B, 1).to(count.dtype))

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fiberconv.nn.lieconv import LieConv, LieResNet
-from fiberconv.nn.lieconv.lift import OrbitSection, farthest_point_indices, lift_cloud
+from fiberconv.nn.lieconv.lift import OrbitSection, farthest_point_indices, lift_cloud, pair_logs
 from fiberconv.spaces.lie_groups import (
     RxSO2Action,
     SE2Action,
@@ -56,7 +56,8 @@ def test_network_is_equivariant_when_elements_move_together(action, seed, K, ds)
     w = action.group.sample((2,), seed=seed + 1, dtype=F64)  # one element per cloud
     move = CloudAction(action)
     moved = move(w, cloud)
-    assert moved.a.numel() == 0 or (moved.a - cloud.a).abs().max() < 1e-10
+    a0, a1 = pair_logs(action, cloud.u), pair_logs(action, moved.u)
+    assert a0.numel() == 0 or (a1 - a0).abs().max() < 1e-10
     # layer level: per-element outputs agree exactly; then the pooled network output. Relative 1e-13: the
     # outputs' norms are below 2 here, so every component agrees to 1e-12
     conv = LieConv(action, 3, 4, nbhd=5, ds_frac=ds).double()
@@ -145,7 +146,8 @@ def test_farthest_point_indices():
     d2 = torch.cdist(x, x) ** 2
     mask = torch.tensor([[True, True, True, True, False]])
     idx, valid = farthest_point_indices(d2, mask, 5)
-    assert idx[0, :4].tolist() == [0, 2, 3, 1] and valid[0].tolist() == [True] * 4 + [False]
+    # start: the largest sum of squared distances, (0, 5); then (5, 0), then the farther of (0, 0) and (0.1, 0)
+    assert idx[0, :4].tolist() == [3, 2, 0, 1] and valid[0].tolist() == [True] * 4 + [False]
 
 
 def test_gradcheck_small():
