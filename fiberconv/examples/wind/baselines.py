@@ -1,22 +1,22 @@
-r"""What climate ML uses instead of an equivariant network, as downscalers of the wind example
-(``(B, 2, N)`` NESTED wind in m/s -> ``(B, 2, N)``), for :mod:`.compare`:
+r"""What climate ML uses instead of an equivariant network, as U-Nets on NESTED HEALPix maps
+(``(B, c_in, N) -> (B, c_out, N)``) for the comparison of :mod:`.compare`:
 
-* :class:`FaceUNet` / :class:`FaceDownscaler` -- the DLWP-HPX layout (Karlbauer et al. 2024; NVIDIA
+* :class:`FaceUNet` / :class:`FaceNet` -- the DLWP-HPX layout (Karlbauer et al. 2024; NVIDIA
   earth2grid): the 12 HEALPix base faces as ``nside x nside`` images, neighbour padding across the face edges
   (:class:`~.hpx_faces.HealpixFacePad`) and ordinary ``Conv2d`` 3 x 3 filters. Anisotropic, fast, not
   equivariant (the faces' pixel axes differ from face to face). Same levels as the equivariant
   :class:`~fiberconv.nn.SphericalUNet`: a block (pad, conv, batch norm, GELU) per level, 2 x 2 mean pooling
   in each face (= NESTED coarsening), nearest upsampling, skip concatenation, a linear head.
-* :class:`DiscoDownscaler` -- torch-harmonics' DISCO convolutions (``DiscreteContinuousConvS2``, Ocampo et
+* :class:`DiscoNet` -- torch-harmonics' DISCO convolutions (``DiscreteContinuousConvS2``, Ocampo et
   al. 2022) in the same U-Net on an equiangular lat-lon grid (``2 nside x 4 nside`` at the finest level,
   about the HEALPix pixel count): the HEALPix input is interpolated to the lat-lon grid (healpy's bilinear
   weights), the network's correction is interpolated back (bilinear in latitude and longitude). Needs
   torch-harmonics, imported when the model is built (:func:`have_torch_harmonics`); see
   ``fiberconv/examples/wind/README.md`` for its environment.
 
-All take the wind components ``(v_theta, v_phi)`` as two scalar channels (as every climate model does) and
-predict the correction to the upsampled input, ``y = x + s * net(x / s)``, with the head at zero, like
-:class:`~.models.Downscaler`.
+Both take the wind components ``(v_theta, v_phi)`` as two scalar channels (as every climate model does). Their
+heads start at zero (as :class:`~.models.Downscaler`'s), so a residual model ``x + s * net(x / s)`` starts at its
+input.
 """
 from __future__ import annotations
 
@@ -32,9 +32,8 @@ from torch import nn
 from fiberconv.spaces import HealpixGrid
 
 from .hpx_faces import HealpixFacePad, from_faces, to_faces
-from .models import WIND
 
-__all__ = ["FaceUNet", "FaceDownscaler", "DiscoDownscaler", "have_torch_harmonics"]
+__all__ = ["FaceUNet", "FaceNet", "DiscoNet", "have_torch_harmonics"]
 
 
 def have_torch_harmonics() -> bool:
@@ -86,25 +85,21 @@ class FaceUNet(nn.Module):
         return self.head(x)
 
 
-class FaceDownscaler(nn.Module):
-    """``x (B, 2, N)`` upsampled wind in m/s (NESTED ``grid``) -> ``(B, 2, N)``: ``x + s * FaceUNet(x / s)``."""
+class FaceNet(nn.Module):
+    """NESTED maps ``(B, c_in, N)`` on ``grid`` -> ``(B, c_out, N)``: :class:`FaceUNet` on the face images, head at zero."""
 
-    name = "HEALPix faces Conv2d"
-
-    def __init__(self, grid: HealpixGrid, widths: Sequence[int], scale: float = 1.0):
+    def __init__(self, grid: HealpixGrid, c_in: int, c_out: int, widths: Sequence[int]):
         super().__init__()
         if not grid.nest:
-            raise ValueError(f"FaceDownscaler: the face layout needs a NESTED grid, got {grid!r}")
-        self.net = FaceUNet(2, 2, grid.nside, widths)
+            raise ValueError(f"FaceNet: the face layout needs a NESTED grid, got {grid!r}")
+        self.net = FaceUNet(c_in, c_out, grid.nside, widths)
         with torch.no_grad():
             self.net.head[1].weight.zero_()
             self.net.head[1].bias.zero_()
-        self.scale, self.nside = float(scale), grid.nside
-        self.in_type = self.out_type = WIND
-        self.grid = self.out_grid = grid
+        self.nside = grid.nside
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.scale * from_faces(self.net(to_faces(x / self.scale, self.nside)))
+        return from_faces(self.net(to_faces(x, self.nside)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -160,24 +155,24 @@ class _DiscoBlock(nn.Module):
         return self.act(self.norm(self.conv(x)))
 
 
-class DiscoDownscaler(nn.Module):
-    """``x (B, 2, N)`` upsampled wind in m/s (NESTED ``grid``) -> ``(B, 2, N)``: ``x + s * P(UNet(Q(x / s)))`` with
-    ``Q`` HEALPix -> lat-lon ``2 nside x 4 nside`` and ``P`` back (module docstring). Level ``i`` has
+class DiscoNet(nn.Module):
+    """NESTED maps ``(B, c_in, N)`` on ``grid`` -> ``(B, c_out, N)``: ``P(UNet(Q(x)))`` with ``Q`` HEALPix -> lat-lon
+    ``2 nside x 4 nside`` and ``P`` back (module docstring), head at zero. Level ``i`` has
     ``widths[i]`` channels on the ``2 nside / 2^i x 4 nside / 2^i`` grid (a DISCO convolution with a smaller
     output grid pools, one with a larger one upsamples)."""
 
-    name = "DISCO lat-lon"
-
-    def __init__(self, grid: HealpixGrid, widths: Sequence[int], scale: float = 1.0):
+    def __init__(self, grid: HealpixGrid, c_in: int, c_out: int, widths: Sequence[int]):
         super().__init__()
-        widths = _check_widths(widths, "DiscoDownscaler")
+        widths = _check_widths(widths, "DiscoNet")
+        if not grid.nest:
+            raise ValueError(f"DiscoNet: expected a NESTED grid, got {grid!r}")
         if not have_torch_harmonics():
-            raise ImportError("DiscoDownscaler needs torch-harmonics (see fiberconv/examples/wind/README.md, "
+            raise ImportError("DiscoNet needs torch-harmonics (see fiberconv/examples/wind/README.md, "
                               "'The comparison': the .venv-bench environment)")
         nlat = 2 * grid.nside
         shapes = [(nlat >> i, 2 * (nlat >> i)) for i in range(len(widths))]
         self.down = nn.ModuleList()
-        c = 2
+        c = c_in
         for i, w in enumerate(widths):
             self.down.append(_DiscoBlock(c, w, shapes[max(i - 1, 0)], shapes[i]))
             c = w
@@ -185,7 +180,7 @@ class DiscoDownscaler(nn.Module):
         for i in range(len(widths) - 2, -1, -1):
             self.up.append(_DiscoBlock(c + widths[i], widths[i], shapes[i], shapes[i]))
             c = widths[i]
-        self.head = nn.Conv2d(c, 2, 1)
+        self.head = nn.Conv2d(c, c_out, 1)
         with torch.no_grad():
             self.head.weight.zero_()
             self.head.bias.zero_()
@@ -193,9 +188,6 @@ class DiscoDownscaler(nn.Module):
         for name, (idx, w) in (("q", _hpx_to_latlon(grid, nlat)), ("p", _latlon_to_hpx(grid, nlat))):
             self.register_buffer(f"{name}_idx", idx, persistent=False)
             self.register_buffer(f"{name}_w", w, persistent=False)
-        self.scale = float(scale)
-        self.in_type = self.out_type = WIND
-        self.grid = self.out_grid = grid
 
     def _resize(self, x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
         # bilinear with aligned corners: the equiangular grid includes the poles at both sizes
@@ -203,12 +195,11 @@ class DiscoDownscaler(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
-        h = _interp(x / self.scale, self.q_idx, self.q_w).view(b, 2, *self.shapes[0])
+        h = _interp(x, self.q_idx, self.q_w).view(b, x.shape[1], *self.shapes[0])
         skips = []
         for block in self.down:
             h = block(h)
             skips.append(h)
         for block, skip in zip(self.up, reversed(skips[:-1])):
             h = block(torch.cat([self._resize(h, skip.shape[-2:]), skip], dim=1))
-        corr = self.head(h).reshape(b, 2, -1)
-        return x + self.scale * _interp(corr, self.p_idx, self.p_w)
+        return _interp(self.head(h).reshape(b, self.head.out_channels, -1), self.p_idx, self.p_w)
