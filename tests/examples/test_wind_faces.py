@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from fiberconv.examples.wind.baselines import FaceDownscaler, FaceUNet
+from fiberconv.examples.wind.baselines import FaceNet, FaceUNet
 from fiberconv.examples.wind.hpx_faces import HealpixFacePad, face_index, from_faces, padding_plan, to_faces
 from fiberconv.spaces import HealpixGrid
 
@@ -144,28 +144,33 @@ def test_pad_module_behaves_like_a_module():
         face_index(6)
 
 
-def test_face_downscaler_starts_at_its_input_and_trains():
+def test_face_net_starts_at_zero_and_trains():
     grid = HealpixGrid(8, nest=True)
     torch.manual_seed(0)
-    model = FaceDownscaler(grid, [2, 4], scale=5.0)
+    model = FaceNet(grid, 2, 3, [2, 4])
     x = torch.randn(2, 2, grid.npix)
-    assert torch.equal(model(x), x)
-    loss = (model(x) - 2 * x).pow(2).mean()
+    assert torch.equal(model(x), torch.zeros(2, 3, grid.npix))
+    loss = (model(x) - x[:, :1]).pow(2).mean()
     loss.backward()
     assert model.net.head[1].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="NESTED"):
-        FaceDownscaler(HealpixGrid(8), [2, 4])
+        FaceNet(HealpixGrid(8), 2, 2, [2, 4])
     with pytest.raises(ValueError, match="need nside >= 8"):
         FaceUNet(2, 2, 4, [2, 4, 8])
 
 
-def test_disco_downscaler_starts_at_its_input():
+def test_disco_net_starts_at_zero_and_interpolates_smooth_fields():
     pytest.importorskip("torch_harmonics")
-    from fiberconv.examples.wind.baselines import DiscoDownscaler
+    from fiberconv.examples.wind.baselines import DiscoNet, _interp
 
-    grid = HealpixGrid(8, nest=True)
-    model = DiscoDownscaler(grid, [2, 4], scale=5.0)
+    grid = HealpixGrid(16, nest=True)
+    model = DiscoNet(grid, 2, 2, [2, 4])
     x = torch.randn(2, 2, grid.npix)
-    assert torch.equal(model(x), x)
-    (model(x) - 2 * x).pow(2).mean().backward()
+    assert torch.equal(model(x), torch.zeros_like(x))
+    (model(x) - x).pow(2).mean().backward()
     assert model.head.weight.grad.abs().sum() > 0
+    # HEALPix -> lat-lon -> HEALPix of a smooth field: close to the field (bilinear both ways, O(h^2))
+    xyz = grid.xyz(dtype=torch.float32)
+    f = (xyz[:, 0] + xyz[:, 1] * xyz[:, 2]).view(1, 1, -1)
+    back = _interp(_interp(f, model.q_idx, model.q_w), model.p_idx, model.p_w)
+    assert (back - f).abs().max() < 0.02
