@@ -71,9 +71,7 @@ def padding_plan(nside: int, pad: int) -> tuple[np.ndarray, np.ndarray]:
         blocks at the 8 vertices where three faces meet). Row ``i`` is ``x + pad``, column ``j`` is ``y + pad``.
     three : ``(12, nside + 2 pad, nside + 2 pad)`` bool: the pad pixels filled by that mean of two pixels.
     """
-    nside, pad = _check(nside, pad)
-    if nside < 2 and pad:
-        raise ValueError("HEALPix faces: padding needs nside >= 2")
+    nside, pad = _check(nside, pad)  # pad < nside: the corner walks start one pixel in from the face's corner
     nb = hp.get_all_neighbours(nside, np.arange(12 * nside**2), nest=True).T.astype(np.int64)  # (N, 8)
     idx = face_index(nside)
     m = nside + 2 * pad
