@@ -8,7 +8,10 @@ evaluates the models and prints the summary; ``--help`` lists the options.
 harmonics; ``models``: the equivariant and baseline networks; ``evaluate``: errors on the test years, also
 on rotated globes; ``plots``: the error-against-rotation figure (the maps are :mod:`fiberconv.plot`);
 ``distributed``: training under ``torchrun`` (several processes or GPUs); ``summary``: the table;
-``make_data``: the script that regenerates the committed data set. The data set and the NetCDF loader are
+``make_data``: the script that regenerates the committed data set; ``compare`` (``python -m
+fiberconv.examples.wind.compare``): the equivariant U-Net against what climate users pick (``baselines``: a
+HEALPix 12-face ``Conv2d`` U-Net with neighbour padding, ``hpx_faces``, and a torch-harmonics DISCO U-Net) at
+three sizes and equal wall-clock budgets. The data set and the NetCDF loader are
 :mod:`fiberconv.datasets.wind`.
 """
 from __future__ import annotations
