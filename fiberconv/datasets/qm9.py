@@ -84,6 +84,7 @@ class QM9:
 
     def targets(self, names) -> torch.Tensor:
         """``(n, len(names))`` float64: the properties ``names`` (keys of :data:`PROPERTIES`) side by side."""
+        names = [names] if isinstance(names, str) else list(names)
         unknown = [n for n in names if n not in PROPERTIES]
         if unknown or not names:
             raise ValueError(f"QM9.targets: expected names among {sorted(PROPERTIES)}, got {list(names)!r}")
@@ -194,8 +195,12 @@ def save_subset(ds: QM9, path) -> None:
 
 
 def rotate_molecules(positions: torch.Tensor, seed: int) -> torch.Tensor:
-    """Each molecule ``positions[i] (A, 3)`` rotated about the origin by its own Haar-random rotation."""
+    """Each molecule ``positions[i] (A, 3)`` of ``positions (B, A, 3)`` rotated about the origin by its own
+    Haar-random rotation."""
     from fiberconv.spaces import SO3
+    from fiberconv.validation import check_tensor
+
+    check_tensor(positions, "positions", ("B", "A", 3), who="rotate_molecules")
 
     R = SO3.sample((len(positions),), seed=seed, dtype=positions.dtype, device=positions.device)
     return positions @ R.transpose(-1, -2)

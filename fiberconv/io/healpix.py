@@ -166,9 +166,14 @@ def wind_to_dataset(wind, grid: HealpixGrid, time=None, units: str = "m s-1", at
     if isinstance(wind, torch.Tensor):
         wind = wind.detach().cpu().numpy()
     wind = as_native_array(wind, "wind", who="wind_to_dataset")
+    if not isinstance(grid, HealpixGrid):
+        raise TypeError(f"wind_to_dataset: grid must be a HealpixGrid, got {type(grid).__name__}")
     if wind.ndim != 3 or wind.shape[1:] != (2, grid.npix):
         raise ValueError(f"wind_to_dataset: wind must have shape (T, 2, {grid.npix}) (v_theta, v_phi) for {grid!r}, "
                          f"got {wind.shape}")
+    if time is not None and np.asarray(time).shape != (wind.shape[0],):
+        raise ValueError(f"wind_to_dataset: time must hold one label per step, shape ({wind.shape[0]},), got shape "
+                         f"{np.asarray(time).shape}")
     coords = {} if time is None else {"time": ("time", np.asarray(time))}
     u = to_dataarray(wind[:, 1], grid, dims=["time"], coords=coords,
                      attrs={"standard_name": "eastward_wind", "units": units})
@@ -182,6 +187,8 @@ def wind_tensor(ds, grid: HealpixGrid | None = None, *, reorder: bool = False, d
     """``(..., 2, N_pix)`` tangent components ``(v_theta, v_phi) = (-v, u)`` of a HEALPix-native wind Dataset
     (:func:`wind_to_dataset`, :func:`fiberconv.io.open_wind`), in ``grid``'s ordering; errors as
     :func:`to_tensor`. Dask-backed data is computed here: select the time steps first."""
+    if grid is not None and not isinstance(grid, HealpixGrid):
+        raise TypeError(f"wind_tensor: grid must be a HealpixGrid (or None for the data's own), got {type(grid).__name__}")
     for n in (u_name, v_name):
         if n not in ds.data_vars:
             raise KeyError(f"wind_tensor: no variable {n!r} in the dataset (variables {list(ds.data_vars)})")

@@ -30,6 +30,7 @@ from ..datasets.netcdf import LAT_NAMES, LAT_UNITS, LON_NAMES, LON_UNITS
 from ..datasets.wind import U_NAMES, U_STANDARD, V_NAMES, V_STANDARD
 from ..fields.regrid import LatLonToHealpix
 from ..spaces.healpix import HealpixGrid
+from ..validation import check_positive_int
 from ._xarray import require_xarray
 from .healpix import CELL_DIM, cell_ids_coord
 
@@ -290,6 +291,7 @@ def open_wind(ds, nside: int = 32, nest: bool = True, *, time=None, select: dict
         No wind variable, no latitude / longitude, undecoded times, an empty time selection, a grid that is not
         global. Missing values (NaN) in the selected steps raise when the chunk holding them is computed.
     """
+    check_positive_int(chunk, "chunk", who="open_wind")
     u, v = find_wind(ds, u_name, v_name)
     u, v = _prepare_field(u, time, select), _prepare_field(v, time, select)
     regridder = Regridder.for_dataarray(u, HealpixGrid(nside, nest=nest), lat_name, lon_name, pole_rows=pole_rows,
@@ -311,6 +313,7 @@ def open_field(ds, name: str | None = None, nside: int = 32, nest: bool = True, 
         da = ds[name]
     else:
         raise TypeError(f"open_field: expected an xarray Dataset or DataArray, got {type(ds).__name__}")
+    check_positive_int(chunk, "chunk", who="open_field")
     da = _prepare_field(da, time, select)
     regridder = Regridder.for_dataarray(da, HealpixGrid(nside, nest=nest), lat_name, lon_name, pole_rows=pole_rows,
                                         dtype=dtype)

@@ -12,6 +12,7 @@ of a field is invariant and scalars (trivial 1-d fields) are unchanged by the gr
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -234,7 +235,9 @@ class FieldBatchNorm(TypeSignature, nn.Module):
         from torch.distributed.nn.functional import all_reduce
 
         count = torch.tensor([t.numel() / t.shape[1]], dtype=t.dtype, device=t.device)
-        total = all_reduce(torch.cat([t.sum(dims), count]))
+        with warnings.catch_warnings():  # its suggested successor (_functional_collectives) is private: keep this one
+            warnings.filterwarnings("ignore", message=".*all_reduce.*deprecated", category=FutureWarning)
+            total = all_reduce(torch.cat([t.sum(dims), count]))
         return total[:-1] / total[-1]
 
 

@@ -130,6 +130,8 @@ LIMITS = [
     ("spherical_digits", ["--widths", "0,0"], ["--widths"]),
     ("spherical_digits", ["--band-limit", "1.5"], ["--band-limit", "[0, 1]"]),
     ("spherical_digits", ["--band-limit", "nan"], ["--band-limit"]),
+    ("spherical_digits", ["--tiny", "--nside", "3"], ["--nside", "power of two"]),
+    ("spherical_digits", ["--tiny", "--epochs", "0"], ["--epochs"]),
     ("wind", ["--nside", "12"], ["--nside", "power of two"]),
     ("wind", ["--arrow-nside", "3"], ["--arrow-nside", "power of two"]),
     ("wind", ["--nside", "8", "--levels", "4"], ["--levels", "nside 8"]),

@@ -74,3 +74,19 @@ def test_big_endian_maps_shuffled_cells_and_bad_metadata():
     assert (fio.grid_of(old).nside, fio.grid_of(old).nest) == (2, False)
     with pytest.raises(ValueError, match=r"\(\.\.\., 48\)"):
         fio.to_dataarray(np.zeros(47), grid)
+
+
+def test_argument_errors_name_what_was_expected():
+    import fiberconv.io as fio
+    from fiberconv.io.synthetic import era5_like
+
+    grid = HealpixGrid(4, nest=True)
+    wind = torch.zeros(2, 2, grid.npix)
+    with pytest.raises(ValueError, match=r"one label per step, shape \(2,\)"):
+        fio.wind_to_dataset(wind, grid, time=np.arange(3))
+    with pytest.raises(TypeError, match="grid must be a HealpixGrid"):
+        fio.wind_to_dataset(wind, 4)
+    with pytest.raises(TypeError, match="grid must be a HealpixGrid"):
+        fio.wind_tensor(fio.wind_to_dataset(wind, grid), 4)
+    with pytest.raises(ValueError, match="chunk"):
+        fio.open_wind(era5_like(d=30.0, n_times=2), nside=4, chunk=0)

@@ -5,7 +5,8 @@ into the LieConv paper's split, 100,000 / 17,748 / 13,083; ``--source subset``: 
 in the same proportions). The first ``--n-train`` molecules of the training split train, the first ``--n-test`` of
 the test split test (default: all 13,083). Inputs: one-hot atom types times ``(Z/9)^p``, ``p = 0, 1, 2``
 (Cormorant's and LieConv's features), coordinates in angstrom about each molecule's centroid. Targets are
-standardised with the training mean and spread; the loss is the L1 loss (as in the paper); MAE in meV.
+standardised with the training mean and spread; the loss is the L1 loss (as in the paper); MAE in meV (HOMO, LUMO,
+gap), D (mu) or bohr^3 (alpha).
 
 Models (``--groups``): ``LieResNet`` with the group ``T3`` (translations), ``SE3`` (rigid motions; the stabilizer
 samples are the equivariant frames of :meth:`~fiberconv.spaces.lie_groups.SE3Action.frame_stabilizer`, so the
@@ -173,14 +174,19 @@ def train_one(name, train, test, args, log):
     return res
 
 
+def _fmt(value: float, target: str) -> str:
+    """meV to the unit; Debye and bohr^3 (values of order 1) to three decimals."""
+    return f"{value:.0f}" if PROPERTIES[target][2] == "meV" else f"{value:.3f}"
+
+
 def table(results, targets):
-    head = "| model | train molecules | params | " + " | ".join(f"{t} MAE (meV)" for t in targets) + \
+    head = "| model | train molecules | params | " + " | ".join(f"{t} MAE ({PROPERTIES[t][2]})" for t in targets) + \
         " | rotated test: " + ", ".join(targets) + " | train s |"
     rows = [head, "|" + "---|" * (5 + len(targets))]
     for r in results:
         rows.append(f"| {r['group']} | {r['n_train']:,} | {r['params']:,} | "
-                    + " | ".join(f"{r['mae_mev'][t]:.0f}" for t in targets) + " | "
-                    + ", ".join(f"{r['mae_rotated_mev'][t]:.0f}" for t in targets) + f" | {r['train_s']:.0f} |")
+                    + " | ".join(_fmt(r['mae_mev'][t], t) for t in targets) + " | "
+                    + ", ".join(_fmt(r['mae_rotated_mev'][t], t) for t in targets) + f" | {r['train_s']:.0f} |")
     return "\n".join(rows)
 
 
@@ -195,16 +201,16 @@ def main(argv=None):
     split = ds.split(seed=0)
     test = split["test"] if args.n_test is None else split["test"].take(torch.arange(min(args.n_test, len(split["test"]))))
     log(f"QM9 ({args.source}): {len(ds):,} molecules; train split {len(split['train']):,}, test {len(test):,}; "
-        f"targets {', '.join(args.targets)} (meV)")
+        f"targets {', '.join(f'{t} ({PROPERTIES[t][2]})' for t in args.targets)}")
     results = []
     for n in args.n_train:
         train = split["train"].take(torch.arange(n))
         for name in args.groups:
             results.append(train_one(name, train, test, args, log))
     log(table(results, args.targets))
-    log("paper (LieConv T(3), 100,000 training molecules, Table 2): "
-        + ", ".join(f"{t} {PAPER_MAE[t]:.0f}" for t in args.targets if t in PAPER_MAE)
-        + " meV; HOMO by group (Table 3): Trivial 31.7, T(3) 29.6, SE(3) 26.8 meV")
+    paper = ", ".join(f"{t} {PAPER_MAE[t]:g} {PROPERTIES[t][2]}" for t in args.targets if t in PAPER_MAE)
+    log(f"paper (LieConv T(3), 100,000 training molecules, Table 2): {paper or 'none of these targets'}; "
+        "HOMO by group (Table 3): Trivial 31.7, T(3) 29.6, SE(3) 26.8 meV")
     if args.out is not None:
         with open(os.path.join(args.out, "results.json"), "w") as fh:
             json.dump({"args": {k: str(v) for k, v in vars(args).items()}, "results": results}, fh, indent=1)

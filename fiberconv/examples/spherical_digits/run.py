@@ -43,7 +43,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-rr", action="store_true", help="skip the two models trained on rotated digits (R/R)")
     p.add_argument("--n-rot", type=int, default=4, help="random rotations per digit for the sensitivity (default 4)")
     p.add_argument("--n-sens", type=int, default=250, help="test digits used for the sensitivity (default 250)")
-    p.add_argument("--tiny", action="store_true", help="a seconds-long run for tests: nside 4, 64/32 digits, 1 epoch")
+    p.add_argument("--tiny", action="store_true", help="a seconds-long run for tests: nside 4, 64/32 digits, 1 epoch "
+                                                      "(options given keep their values)")
     p.add_argument("--out", type=str, default="out/spherical_digits", help="output folder")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (tqdm, on stderr)")
@@ -54,8 +55,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="spectral pooling of the spherical model: features kept to degree <= band_limit x nside of "
                         "each level (default 0.5; 0: mean pooling, SpherePool)")
     a = p.parse_args(argv)
-    if a.tiny:
-        a.nside, a.epochs, a.train, a.test, a.n_sens, a.n_rot = 4, 1, 64, 32, 16, 2
+    if a.tiny:  # small values for the options left at their defaults; the ones given are kept (and checked)
+        tiny = dict(nside=4, epochs=1, train=64, test=32, n_sens=16, n_rot=2)
+        for name, value in tiny.items():
+            if getattr(a, name) == p.get_default(name):
+                setattr(a, name, value)
         a.widths = a.widths or ";".join(f"{s},{v}" for s, v in TINY_WIDTHS)
     try:
         a.widths = DEFAULT_WIDTHS if a.widths is None else tuple(

@@ -24,6 +24,8 @@ the grids and ``L``; not in the ``state_dict``).
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -32,7 +34,7 @@ from ...fields.tangent import from_ambient, to_ambient
 from ...spaces.harmonics import real_sph_harm_xyz
 from ...spaces.healpix import HealpixGrid
 from ...spaces.representations import SO2Irrep
-from ...validation import check_nonnegative_int
+from ...validation import check_dtype, check_nonnegative_int
 from .kernels import _irrep_groups
 
 __all__ = ["SphereBandLimit"]
@@ -73,7 +75,9 @@ class SphereBandLimit(nn.Module):
         Degree of the least-squares fit, ``lmax <= fit_lmax <= 2 nside`` (default ``2 nside``): the fit
         resolves all degrees up to ``fit_lmax`` and keeps those ``<= lmax``, so content of degree up to
         ``fit_lmax`` does not alias into the kept degrees (with ``fit_lmax = lmax`` it does, by ~1 % on
-        white inputs). Build time grows as ``N_pix fit_lmax^4``.
+        white inputs). Build time grows as ``N_pix fit_lmax^4`` and memory as ``N_pix fit_lmax^2`` (16 bytes
+        each): 0.3 s at nside 16, 11 s and ~1.8 GiB at nside 32, ~6.5 GiB at nside 64 (a ``ResourceWarning``
+        above 2 GiB).
     dtype, device : factory arguments of the derived matrices (they also follow ``.to()`` and the input).
 
     Raises
@@ -103,12 +107,17 @@ class SphereBandLimit(nn.Module):
                              f"least-squares fit of (lmax + 1)^2 harmonics needs that many well-spread pixels), got {lmax}")
         self.in_type = self.out_type = field_type
         self.grid, self.out_grid, self.lmax = grid, out_grid, lmax
-        dtype = torch.get_default_dtype() if dtype is None else dtype
+        dtype = check_dtype(dtype, who=who)
         fit = 2 * grid.nside if fit_lmax is None else check_nonnegative_int(fit_lmax, "fit_lmax", who=who)
         if not lmax <= fit <= 2 * grid.nside:
             raise ValueError(f"{who}: fit_lmax must lie between lmax = {lmax} and 2 nside = {2 * grid.nside} of {grid!r}, "
                              f"got {fit}")
         n = (lmax + 1) ** 2
+        build_bytes = 8 * grid.npix * (fit + 1) ** 2 * 2
+        if build_bytes > 2**31:
+            warnings.warn(f"{who}: the least-squares fit to degree {fit} on {grid!r} needs about "
+                          f"{build_bytes / 2**30:.1f} GiB to build (dense, N_pix x (fit_lmax + 1)^2 float64); pass a "
+                          "smaller fit_lmax, or band-limit on a coarser grid", ResourceWarning, stacklevel=2)
         y_in = real_sph_harm_xyz(fit, grid.xyz(dtype=torch.float64))  # (N_in, n_fit)
         y_out = real_sph_harm_xyz(lmax, out_grid.xyz(dtype=torch.float64))
         # rows l <= lmax of pinv(y_in) = G^-1 y_in^T, G = y_in^T y_in; HEALPix samples the harmonics up to degree

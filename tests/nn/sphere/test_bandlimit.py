@@ -134,3 +134,19 @@ def test_classifier_band_limit_option():
     for bad in (0, 1.5, "half"):
         with pytest.raises((ValueError, TypeError), match="band_limit"):
             SphericalClassifier(SCALAR, grid, 2, band_limit=bad)
+
+
+def test_review_findings():
+    """Integer dtypes are refused (they made every matrix entry 0), the classifier follows its input's dtype like
+    its layers, and names a missing grid."""
+    grid = HealpixGrid(4, nest=True)
+    with pytest.raises(TypeError, match="floating-point dtype"):
+        SphereBandLimit(SCALAR, grid, 2, dtype=torch.int64)
+    model = SphericalClassifier(SCALAR, grid, 3, widths=((2, 1),))
+    x = torch.randn(2, 1, grid.npix, dtype=torch.float64)
+    out = model(x)
+    assert out.dtype == torch.float64 and torch.allclose(out.float(), model(x.float()), atol=1e-4)
+    with pytest.raises(TypeError, match="grid must be a HealpixGrid"):
+        SphericalClassifier(SCALAR, None, 3)
+    with pytest.raises(ValueError, match="or None for mean pooling"):
+        SphericalClassifier(SCALAR, grid, 3, band_limit=float("nan"))
