@@ -138,22 +138,19 @@ class HealpixSHT:
         if dtype not in _FLOATS:
             raise TypeError(f"HealpixSHT: dtype must be torch.float32 or torch.float64, got {dtype}")
         self.grid, self.lmax = grid, lmax
-        self._master = self._build(grid, lmax)  # float64 CPU
-        self._consts = self._convert(self._master, dtype, _device(device))
+        self._master = build_ring_constants(grid, lmax)  # float64 CPU
+        self._consts = convert_ring_constants(self._master, dtype, _device(device))
         self._wigner: WignerD | None = None  # built on the first rotate() (O(lmax^4) set-up)
         self._wigner_master: WignerD | None = None  # float64 CPU copy of it
 
-    # -- construction -----------------------------------------------------------------------------
-    _build = staticmethod(build_ring_constants)
-    _convert = staticmethod(convert_ring_constants)
-
+    # -- constants --------------------------------------------------------------------------------
     def _constants(self, dtype: torch.dtype, device: torch.device) -> dict:
         c = self._consts
         if c["dtype"] == dtype and c["device"] == device:
             return c
         # convert from the float64 master unless the working copy is float64 (no precision loss)
         src = c if c["dtype"] == torch.float64 else self._master
-        return self._convert(src, dtype, device)
+        return convert_ring_constants(src, dtype, device)
 
     def to(self, dtype: torch.dtype | None = None, device=None) -> HealpixSHT:
         """A copy whose stored constants are in ``dtype`` on ``device`` (``None`` keeps the current one)."""

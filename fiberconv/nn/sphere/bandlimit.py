@@ -41,20 +41,18 @@ __all__ = ["SphereBandLimit"]
 
 
 def _ambient_maps(bundle, m: int, grid: HealpixGrid, out_grid: HealpixGrid) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per pixel, the linear maps of one frequency-``m`` field to its ambient tensor on ``grid``
-    ``(N_in, 3^m, 2)`` and back on ``out_grid`` ``(N_out, 2, 3^m)``: :func:`to_ambient` and :func:`from_ambient`
-    applied to unit components, float64."""
+    """Per pixel, the linear maps of one frequency-``m`` field to its ambient tensor on ``grid``, ``(3^m, 2, N_in)``,
+    and back on ``out_grid``, ``(2, 3^m, N_out)`` (pixels last, for broadcast products): :func:`to_ambient` and
+    :func:`from_ambient` applied to unit components, float64."""
     ft = FieldType(bundle, [SO2Irrep(m)])
 
     def frames(g):
         return bundle.section(g.xyz(dtype=torch.float64))[..., :, :2].transpose(-1, -2)
 
-    f_in, f_out, n = frames(grid), frames(out_grid), 3**m
-    units = torch.eye(2, dtype=torch.float64)[:, :, None].expand(2, 2, grid.npix)
-    embed = to_ambient(ft, units, f_in).permute(2, 1, 0)  # (N_in, 3^m, 2)
-    units = torch.eye(n, dtype=torch.float64)[:, :, None].expand(n, n, out_grid.npix)
-    read = from_ambient(ft, units, f_out).permute(2, 1, 0)  # (N_out, 2, 3^m)
-    return embed.contiguous(), read.contiguous()
+    n = 3**m
+    embed = to_ambient(ft, torch.eye(2, dtype=torch.float64)[:, :, None].expand(2, 2, grid.npix), frames(grid))
+    read = from_ambient(ft, torch.eye(n, dtype=torch.float64)[:, :, None].expand(n, n, out_grid.npix), frames(out_grid))
+    return embed.transpose(0, 1).contiguous(), read.transpose(0, 1).contiguous()
 
 
 class SphereBandLimit(nn.Module):
@@ -128,16 +126,16 @@ class SphereBandLimit(nn.Module):
         kw = dict(dtype=dtype, device=device)
         self.register_buffer("analysis", analysis.to(**kw), persistent=False)
         self.register_buffer("synthesis", y_out.T.contiguous().to(**kw), persistent=False)  # (n, N_out)
-        self.groups = _irrep_groups(field_type, who)  # m -> (n_m, d_m) channels
-        order = torch.cat([idx.flatten() for idx in self.groups.values()])
+        groups = _irrep_groups(field_type, who)  # m -> (n_m, d_m) channels
+        self.freqs = tuple(groups)
+        order = torch.cat([idx.flatten() for idx in groups.values()])
         self.register_buffer("order", torch.argsort(order), persistent=False)  # concatenated groups -> channels
-        for m, idx in self.groups.items():
+        for m, idx in groups.items():
             self.register_buffer(f"idx_{m}", idx, persistent=False)
             if m > 0:
                 embed, read = _ambient_maps(field_type.bundle, m, grid, out_grid)
-                # (3^m, 2, N_in) and (2, 3^m, N_out): pixels last, for broadcast products
-                self.register_buffer(f"embed_{m}", embed.permute(1, 2, 0).contiguous().to(**kw), persistent=False)
-                self.register_buffer(f"read_{m}", read.permute(1, 2, 0).contiguous().to(**kw), persistent=False)
+                self.register_buffer(f"embed_{m}", embed.to(**kw), persistent=False)
+                self.register_buffer(f"read_{m}", read.to(**kw), persistent=False)
 
     def extra_repr(self) -> str:
         to = "" if self.out_grid == self.grid else f" -> {self.out_grid!r}"
@@ -147,7 +145,7 @@ class SphereBandLimit(nn.Module):
         self.in_type.check_tensor(x, "SphereBandLimit", points=(self.grid.npix,), where=repr(self.grid))
         a, s = self.analysis.to(x).T, self.synthesis.to(x)
         parts = []
-        for m in self.groups:
+        for m in self.freqs:
             v = x[:, getattr(self, f"idx_{m}")]  # (B, n_m, d_m, N_in)
             if m > 0:
                 # per-pixel 3^m x 2 maps as broadcast products (an einsum over pixels becomes N tiny matmuls)

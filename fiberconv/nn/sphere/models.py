@@ -28,7 +28,7 @@ from torch import nn
 from ...fields import FieldType
 from ...spaces.healpix import HealpixGrid
 from ...spaces.representations import SO2Irrep
-from ...validation import check_positive_int
+from ...validation import check_float, check_positive_int
 from ..nonlinear import FieldBatchNorm, GatedNonlinearity, InvariantPooling
 from .bandlimit import SphereBandLimit
 from .conv import SphereConv
@@ -63,9 +63,10 @@ def _band_limit(band_limit, who: str):
     """``None`` or ``grid -> degree``: ``band_limit nside`` rounded, at least 1."""
     if band_limit is None:
         return None
-    if isinstance(band_limit, bool) or not isinstance(band_limit, (int, float)) or not 0 < band_limit <= 1:
-        raise ValueError(f"{who}: band_limit must be a fraction of nside in (0, 1], or None for mean pooling, "
-                         f"got {band_limit!r}")
+    expected = "a fraction of nside in (0, 1], or None for mean pooling"
+    band_limit = check_float(band_limit, "band_limit", minimum=0.0, strict=True, who=who, expected=expected)
+    if band_limit > 1:
+        raise ValueError(f"{who}: band_limit must be {expected}, got {band_limit!r}")
     return lambda grid: max(1, round(band_limit * grid.nside))
 
 
