@@ -5,10 +5,11 @@
 For each nside: a conv (scalar -> vector, vector -> vector, vector -> scalar; 2 fields each) applied to
 random inputs, error ||conv(pi(g) f) - pi(g) conv(f)|| / ||pi(g) conv(f)|| averaged over random rotations
 g, for two kinds of input: "white" (ambient components of every degree <= lmax) and "smooth" (degree 1 to
-3), and three kernels:
+3), and four kernels:
 (a) a kernel of fixed angular radius (the continuous operator: the error falls with nside),
 (b) the default kernel of 3 pixel spacings with 2 rings, sampled (``quadrature=None``: the error plateaus),
-(c) the same with the default moment-matched quadrature (degree 3; the error falls with nside).
+(c) the same with the moment-matched quadrature of degree 3 and (d) of degree 4, the default (the error falls
+with nside, as the power degree + 1 of the pixel size).
 """
 import argparse
 import time
@@ -33,7 +34,8 @@ def main():
     torch.manual_seed(0)
     rots = SO3.sample(args.rotations, seed=1, dtype=torch.float64)
     kernels = ((f"r={args.radius:.2f} rad", dict(radius=args.radius, n_rings=2)),
-               ("3 px sampled", dict(quadrature=None)), ("3 px moments", {}))
+               ("3 px sampled", dict(quadrature=None)), ("3 px moments 3", dict(quadrature=3)),
+               ("3 px moments 4", {}))
     print(f"{'nside':>5} {'kernel':>13} " + " ".join(f"{c + ' ' + k:>13}" for k in ("white", "smooth") for c in CASES)
           + "  neighbours  seconds")
     for nside in args.nsides:

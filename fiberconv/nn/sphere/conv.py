@@ -9,7 +9,7 @@ with ``kappa`` in ``K_C`` expanded in :class:`~fiberconv.nn.sphere.kernels.Spher
 ``kappa(alpha, beta) = rho2(alpha) sum_b theta_b A_b phi_{j_b}(beta)``. The quadrature weights ``w_xy`` are the
 pixel area ``4 pi / N_pix`` corrected per output point and filter so that they integrate polynomials of
 degree ``<= quadrature`` in the relative point exactly (:mod:`~fiberconv.nn.sphere.quadrature`; the error
-under rotations then falls as the fourth power of the pixel size; ``quadrature=None``: the area alone).
+under rotations then falls as the power ``quadrature + 1`` of the pixel size; ``quadrature=None``: the area alone).
 
 Computation. Writing the twisted neighbour values ``g_xk = rho1(tau_xk) f(y_xk)`` and
 ``rho2(alpha) = cos(m2 alpha) I + sin(m2 alpha) J`` (blockwise), every output is a fixed linear
@@ -85,7 +85,7 @@ class SphereConv(TypeSignature, nn.Module):
     device : torch.device, optional
         Where the parameters and buffers live (``"meta"`` works: shapes only).
     quadrature : int or None
-        Degree ``d`` of the moment-matched quadrature (:mod:`~fiberconv.nn.sphere.quadrature`; default 3):
+        Degree ``d`` of the moment-matched quadrature (:mod:`~fiberconv.nn.sphere.quadrature`; default 4):
         per output point, the weights that integrate polynomials of degree ``<= d`` in ``z`` exactly, nearest
         to the sampled kernel. ``None``: the sampled kernel ``w kappa(z)`` of eq. (14) as written.
     geometry : SphereConvGeometry, optional
@@ -101,7 +101,7 @@ class SphereConv(TypeSignature, nn.Module):
 
     def __init__(self, in_type: FieldType, out_type: FieldType, grid: HealpixGrid, radius: float | None = None,
                  n_rings: int = 2, stride: int = 1, bias: bool = True, dtype: torch.dtype | None = None,
-                 device=None, quadrature: int | None = 3, geometry: SphereConvGeometry | None = None):
+                 device=None, quadrature: int | None = 4, geometry: SphereConvGeometry | None = None):
         super().__init__()
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:

@@ -83,7 +83,7 @@ class SphereConvGeometry:
     """
 
     def __init__(self, grid: HealpixGrid, radius: float | None = None, n_rings: int = 2, stride: int = 1,
-                 quadrature: int | None = 3):
+                 quadrature: int | None = 4):
         if not isinstance(grid, HealpixGrid):
             raise TypeError(f"SphereConv: expected a HealpixGrid, got {type(grid).__name__}")
         check_int(stride, "stride", 1, who="SphereConv", expected="a power of two >= 1")

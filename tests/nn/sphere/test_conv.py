@@ -121,7 +121,8 @@ def test_default_kernel_is_equivariant_on_smooth_fields(case):
 
 
 def test_quadrature_integrates_low_degree_polynomials():
-    """At every output point the corrected weights integrate rho^k trig(j alpha), k <= 3, to the moments."""
+    """At every output point the corrected weights integrate rho^k trig(j alpha), k <= the default degree (4),
+    to the moments."""
     from fiberconv.nn.sphere.geometry import pair_frames
     from fiberconv.nn.sphere.quadrature import MomentQuadrature, filter_moments, moment_polynomials
 
@@ -131,12 +132,14 @@ def test_quadrature_integrates_low_degree_polynomials():
     idx, mask = grid.neighbours_of(x, conv.radius)
     rows, cols = mask.nonzero(as_tuple=True)[0], idx[mask]
     ca, sa, beta, ct, st = pair_frames(conv.in_type.bundle, x, x, rows, cols)
-    quad = MomentQuadrature(conv.basis, conv.filter_index, rows, grid.npix, ca, sa, beta, ct, st, 3)
+    d = conv.quadrature
+    assert d == 4
+    quad = MomentQuadrature(conv.basis, conv.filter_index, rows, grid.npix, ca, sa, beta, ct, st, d)
     psi = _dense(conv, 0).view(conv.n_filters, grid.npix, grid.npix)[:, rows, cols]  # (F, P)
-    v = moment_polynomials(ca, sa, beta, conv.radius, 3)
+    v = moment_polynomials(ca, sa, beta, conv.radius, d)
     got = torch.zeros(conv.n_filters, grid.npix, v.shape[1], dtype=torch.float64).index_add_(1, rows, psi[:, :, None] * v)
     filters = [(j, [(1.0, m2, cs)] if not (m2 == 0 and cs == "s") else []) for j, m2, cs in quad.keys]
-    mu = filter_moments(conv.basis, filters, 3)
+    mu = filter_moments(conv.basis, filters, d)
     assert (got - mu[:, None, :]).abs().max() < 1e-12
 
 
