@@ -1,6 +1,6 @@
 """Equivariance error of SphereConv under random rotations, against nside.
 
-    python bench/sphere_equivariance.py [--nsides 8 16 32 64] [--lmax 6] [--radius 0.2]
+    python bench/sphere_equivariance.py [--nsides 8 16 32 64] [--lmax 6] [--radius 0.2] [--kernels moments4 ...]
 
 For each nside: a conv (scalar -> vector, vector -> vector, vector -> scalar; 2 fields each) applied to
 random inputs, error ||conv(pi(g) f) - pi(g) conv(f)|| / ||pi(g) conv(f)|| averaged over random rotations
@@ -30,12 +30,15 @@ def main():
     p.add_argument("--lmax", type=int, default=6)
     p.add_argument("--radius", type=float, default=0.2)
     p.add_argument("--rotations", type=int, default=3)
+    p.add_argument("--kernels", nargs="+", choices=["fixed", "sampled", "moments3", "moments4"],
+                   default=["fixed", "sampled", "moments3", "moments4"], help="which kernels to measure (all)")
     args = p.parse_args()
     torch.manual_seed(0)
     rots = SO3.sample(args.rotations, seed=1, dtype=torch.float64)
-    kernels = ((f"r={args.radius:.2f} rad", dict(radius=args.radius, n_rings=2)),
-               ("3 px sampled", dict(quadrature=None)), ("3 px moments 3", dict(quadrature=3)),
-               ("3 px moments 4", {}))
+    kernels = {"fixed": (f"r={args.radius:.2f} rad", dict(radius=args.radius, n_rings=2)),
+               "sampled": ("3 px sampled", dict(quadrature=None)), "moments3": ("3 px moments 3", dict(quadrature=3)),
+               "moments4": ("3 px moments 4", {})}
+    kernels = [kernels[k] for k in args.kernels]
     print(f"{'nside':>5} {'kernel':>13} " + " ".join(f"{c + ' ' + k:>13}" for k in ("white", "smooth") for c in CASES)
           + "  neighbours  seconds")
     for nside in args.nsides:
