@@ -20,7 +20,7 @@ from torch import nn
 
 from ..fields import FieldType
 from ..spaces.representations import Representation, SO2Regular
-from ..validation import check_nonnegative_int
+from ..validation import check_float, check_nonnegative_int
 from .signature import TypeSignature
 
 __all__ = ["NormNonlinearity", "GatedNonlinearity", "FieldBatchNorm", "sync_field_batch_norm", "InvariantPooling",
@@ -72,6 +72,22 @@ class FieldGroups(nn.Module):
         stacked = torch.cat([self.scalar_idx] + [idx.flatten() for _, idx, _ in self.groups()])
         order = torch.argsort(stacked)
         return None if torch.equal(order, torch.arange(len(order), device=order.device)) else order
+
+    def field_layout(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(field_channels, channel_field, field_dim)``: the non-scalar fields' channels (grouped as in
+        :meth:`groups`), each one's field index, and every field's dimension (float64); rebuilt here for
+        modules pickled before these buffers existed."""
+        if "field_channels" in self._buffers:
+            return self.field_channels, self.channel_field, self.field_dim
+        groups = self.groups()
+        device = self.scalar_idx.device
+        if not groups:
+            empty = torch.zeros(0, dtype=torch.long, device=device)
+            return empty, empty, torch.zeros(0, dtype=torch.float64, device=device)
+        channels = torch.cat([idx.reshape(-1) for _, idx, _ in groups])
+        field = torch.cat([off + torch.arange(idx.shape[0], device=device).repeat_interleave(d) for d, idx, off in groups])
+        dims = torch.cat([torch.full((idx.shape[0],), float(d), dtype=torch.float64, device=device) for d, idx, _ in groups])
+        return channels, field, dims
 
     def groups(self):
         """``[(d, idx (n_d, d), offset)]``: offset counts the non-scalar fields before this group."""
@@ -173,7 +189,11 @@ class FieldBatchNorm(TypeSignature, nn.Module):
         super().__init__()
         self.in_type = self.out_type = field_type
         self.fields = FieldGroups(field_type)
-        self.eps, self.momentum = eps, momentum
+        self.eps = check_float(eps, "eps", minimum=0.0, strict=True, who="FieldBatchNorm", expected="a positive number")
+        self.momentum = check_float(momentum, "momentum", minimum=0.0, who="FieldBatchNorm",
+                                    expected="a number in [0, 1] (None, torch's cumulative average, is not supported)")
+        if self.momentum > 1:
+            raise ValueError(f"FieldBatchNorm: momentum must be a number in [0, 1], got {momentum!r}")
         self.sync_stats = False
         ns, nf = self.fields.scalar_idx.numel(), self.fields.n_fields
         self.register_buffer("running_mean", torch.zeros(ns))
@@ -193,21 +213,18 @@ class FieldBatchNorm(TypeSignature, nn.Module):
         # SphereConv's output is a strided view): no gathers, concatenations or permutes of the features
         reduce = [0] + list(range(2, x.dim()))
         g = self.fields
-        sidx, fidx, field = g.scalar_idx, g.field_channels, g.channel_field
+        sidx, (fidx, field, field_dim) = g.scalar_idx, g.field_layout()
         if self.training:
-            if self._synced():
-                moments = self._global_mean(torch.cat([x, x * x], 1), reduce)
-                mean, sq = moments.split(x.shape[1])
-                var = (sq - mean * mean).clamp_min(0)
-            else:
-                # two plain passes: torch.var_mean (Welford) is ~10x slower on the CPU
-                mean = x.mean(reduce)
-                centred = x - mean.view((1, -1) + (1,) * (x.dim() - 2))
-                var = (centred * centred).mean(reduce)
-                sq = var + mean * mean
+            # two plain passes (torch.var_mean, Welford, is ~10x slower on the CPU); the variance from the centred
+            # values, not E[x^2] - E[x]^2, which cancels catastrophically for channels with a large mean
+            view = (1, -1) + (1,) * (x.dim() - 2)
+            mean = self._global_mean(x, reduce) if self._synced() else x.mean(reduce)
+            centred = x - mean.view(view)
+            var = self._global_mean(centred * centred, reduce) if self._synced() else (centred * centred).mean(reduce)
+            sq = var + mean * mean
             s_mean, s_var = mean.index_select(0, sidx), var.index_select(0, sidx)
             # a field's E|f|^2 / d: the mean of its components' second moments
-            f_sq = sq.new_zeros(g.n_fields).index_add(0, field, sq.index_select(0, fidx)) / g.field_dim.to(x.dtype)
+            f_sq = sq.new_zeros(g.n_fields).index_add(0, field, sq.index_select(0, fidx)) / field_dim.to(x.dtype)
             with torch.no_grad():
                 self.running_mean.lerp_(s_mean.detach().to(self.running_mean.dtype), self.momentum)
                 self.running_var.lerp_(s_var.detach().to(self.running_var.dtype), self.momentum)

@@ -79,9 +79,12 @@ def test_cli_is_checked_before_work(tmp_path):
     from fiberconv.examples.spherical_digits import parse_args
 
     for bad in (["--nside", "12"], ["--train", "4500", "--test", "1000"], ["--epochs", "0"], ["--widths", "8;4"],
-                ["--nside", "2", "--widths", "4,2;4,2;4,2"]):
+                ["--nside", "2", "--widths", "4,2;4,2;4,2"], ["--nonlinearity-nside", "6"], ["--nonlinearity-nside", "64"],
+                ["--quadrature", "5"]):
         with pytest.raises(SystemExit):
             parse_args(bad + ["--out", str(tmp_path)])
+    a = parse_args(["--nonlinearity-nside", "0", "--quadrature", "3", "--out", str(tmp_path)])
+    assert (a.nonlinearity_nside, a.quadrature) == (0, 3)
 
 
 def test_tiny_run_end_to_end(tmp_path):

@@ -19,11 +19,14 @@ def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def spherical_model(grid: HealpixGrid, widths, band_limit: float | None = 0.5, n_classes: int = 10) -> SphericalClassifier:
+def spherical_model(grid: HealpixGrid, widths, band_limit: float | None = 0.5, n_classes: int = 10,
+                    nonlinearity_nside: int | None = 8, quadrature: int = 4) -> SphericalClassifier:
     """:class:`SphericalClassifier` on ``grid`` (NESTED): blocks of ``SphereConv -> FieldBatchNorm -> gate``
     with ``widths[i] = (n_scalars, n_vectors)`` at ``nside / 2^i``, spectral pooling to degree
-    ``band_limit nside`` between them (``None``: mean pooling), then invariant pooling and a linear layer."""
-    return SphericalClassifier(SCALAR, grid, n_classes, widths=widths, band_limit=band_limit)
+    ``band_limit nside`` between them (``None``: mean pooling), the coarse levels' gates on ``nonlinearity_nside``,
+    then invariant pooling and a linear layer."""
+    return SphericalClassifier(SCALAR, grid, n_classes, widths=widths, band_limit=band_limit,
+                               nonlinearity_nside=nonlinearity_nside, quadrature=quadrature)
 
 
 class PlanarCNN(nn.Module):

