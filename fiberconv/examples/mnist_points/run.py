@@ -30,10 +30,17 @@ from fiberconv.nn.lieconv import LieResNet
 from fiberconv.spaces.lie_groups import SE2Action, lie_action
 
 
+def trim(pts, feats, mask):
+    """Drop the padding columns no digit of the batch uses (the valid points come first): the layers' cost grows
+    with the padded width, not with the valid points."""
+    width = max(1, int(mask.sum(-1).max()))
+    return pts[:, :width], feats[:, :width], mask[:, :width]
+
+
 @torch.no_grad()
 def predictions(model, pts, feats, mask, batch=100, seed=0):
     model.eval()
-    return torch.cat([model(pts[i:i + batch], feats[i:i + batch], mask[i:i + batch], seed=seed + i).argmax(-1)
+    return torch.cat([model(*trim(pts[i:i + batch], feats[i:i + batch], mask[i:i + batch]), seed=seed + i).argmax(-1)
                       for i in range(0, len(pts), batch)])
 
 
@@ -154,6 +161,7 @@ def main(argv=None):
                     keep = score.topk(min(args.points, mb.shape[1]), dim=-1).indices
                     xb, fb = (torch.gather(t, 1, keep.unsqueeze(-1).expand(-1, -1, t.shape[-1])) for t in (xb, fb))
                     mb = torch.gather(mb, 1, keep)
+                xb, fb, mb = trim(xb, fb, mb)
                 loss = F.cross_entropy(model(xb, fb, mb, seed=g), tr[3][b])
                 check_loss(loss, f"training ({name}, epoch {ep + 1})", f"try a smaller --lr (now {args.lr:g})")
                 opt.zero_grad()
