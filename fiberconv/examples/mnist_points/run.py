@@ -87,13 +87,17 @@ def main(argv=None):
     ap.add_argument("--resample", action="store_true",
                     help="train on a fresh random subset of --points of each digit's pixels at every step (test digits "
                          "keep their fixed subset)")
+    ap.add_argument("--augment", type=float, default=0.0,
+                    help="train on digits mapped by x -> (I + s U) x at every step, U uniform in [-1, 1]^(2x2): random "
+                         "scaling, shear and stretch of strength s (>= 0; 0: none), which a rotation-invariant model "
+                         "does not see through, unlike rotations")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     args = ap.parse_args(argv)
     require_tqdm()
     # bad arguments fail before the data is read
     check_options(args, ap.error, positive=("points", "n_train", "n_test", "epochs", "batch", "channels", "layers",
                                             "nbhd", "lift_samples", "threads"),
-                  positive_float=("lr", "scale", "smooth_scale", "ds_frac"))
+                  positive_float=("lr", "scale", "smooth_scale", "ds_frac"), nonnegative_float=("augment",))
     if args.ds_frac > 1:
         ap.error(f"--ds-frac must be in (0, 1], got {args.ds_frac:g}")
     if args.n_test is None and args.n_train >= N_DIGITS:
@@ -166,6 +170,9 @@ def main(argv=None):
                     xb, fb = (torch.gather(t, 1, keep.unsqueeze(-1).expand(-1, -1, t.shape[-1])) for t in (xb, fb))
                     mb = torch.gather(mb, 1, keep)
                 xb, fb, mb = trim(xb, fb, mb)
+                if args.augment:
+                    U = torch.rand(len(b), 2, 2, generator=g) * 2 - 1
+                    xb = xb @ (torch.eye(2) + args.augment * U).transpose(-1, -2)
                 loss = F.cross_entropy(model(xb, fb, mb, seed=g), tr[3][b])
                 check_loss(loss, f"training ({name}, epoch {ep + 1})", f"try a smaller --lr (now {args.lr:g})")
                 opt.zero_grad()
