@@ -37,6 +37,18 @@ def trim(pts, feats, mask):
     return pts[:, :width], feats[:, :width], mask[:, :width]
 
 
+def size_batches(counts, batch, g, pool=16):
+    """Index tensors of one epoch's batches: the digits shuffled, each run of ``pool`` batches sorted by point count
+    ``counts (n,)`` and cut into batches, the batches shuffled: every digit once, ``ceil(n / batch)`` batches, and
+    digits of similar size together, so less padding (the cost follows the widest digit of a batch)."""
+    perm = torch.randperm(len(counts), generator=g)
+    out = []
+    for i in range(0, len(perm), batch * pool):
+        chunk = perm[i:i + batch * pool]
+        out += list(chunk[torch.argsort(counts[chunk], stable=True)].split(batch))
+    return [out[j] for j in torch.randperm(len(out), generator=g)]
+
+
 @torch.no_grad()
 def predictions(model, pts, feats, mask, batch=100, seed=0):
     model.eval()
@@ -156,13 +168,12 @@ def main(argv=None):
         steps = args.epochs * math.ceil(ntr / args.batch)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=steps)
         g = torch.Generator().manual_seed(1)
+        counts = tr[2].sum(-1).clamp_max(args.points)  # points per training digit as the model sees it
         t0 = time.time()
         bar = progress(steps, name, quiet=args.quiet)
         for ep in range(args.epochs):
             model.train()
-            perm = torch.randperm(ntr, generator=g)
-            for i in range(0, ntr, args.batch):
-                b = perm[i:i + args.batch]
+            for b in size_batches(counts, args.batch, g):
                 xb, fb, mb = tr[0][b], tr[1][b], tr[2][b]
                 if args.resample:  # a random --points of each digit's lit pixels (all of them if fewer)
                     score = torch.rand(mb.shape, generator=g).masked_fill(~mb, -1.0)
