@@ -138,6 +138,7 @@ def main(argv=None):
         pts, feats, mask, y = load_points(args.points, scale=args.scale)
     except (ImportError, OSError) as e:
         raise SystemExit(f"error: {e}") from e
+    pts, feats, mask = trim(pts, feats, mask)  # as wide as the widest digit (<= 303 lit pixels), not --points
     ntr, nte = args.n_train, args.n_test
     tr = (pts[:ntr], feats[:ntr], mask[:ntr], y[:ntr])
     if args.resample:  # every lit pixel of the training digits (at most 28 * 28), subsampled per step below
