@@ -101,6 +101,7 @@ FLOATS = [
     ("tetris", ["--shift", "-1"]), ("tetris", ["--unit", "inf"]),
     ("mnist_points", ["--scale", "0"]), ("mnist_points", ["--lr", "inf"]), ("mnist_points", ["--smooth-scale", "-1"]),
     ("mnist_points", ["--ds-frac", "0"]), ("mnist_points", ["--ds-frac", "nan"]), ("mnist_points", ["--augment", "-0.1"]),
+    ("mnist_points", ["--weight-decay", "-1"]),
     ("springs", ["--lr", "-1"]), ("springs", ["--lr", "nan"]),
     ("spherical_digits", ["--lr", "nan"]), ("spherical_digits", ["--lr", "0"]),
     ("wind", ["--lr", "nan"]), ("wind", ["--vd-lr", "0"]), ("wind", ["--angles", "0,nan"]),

