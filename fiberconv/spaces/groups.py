@@ -135,7 +135,7 @@ class Group:
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Left-invariant distance ``||log(a^-1 b)||``."""
         self.check_element(a, "a"), self.check_element(b, "b")
-        return torch.linalg.vector_norm(self.log(self.compose(self.inverse(a), b), check=False), dim=-1)
+        return torch.linalg.vector_norm(self.relative_log(a, b), dim=-1)
 
     def __repr__(self) -> str:
         return f"{self.name}()"
