@@ -108,6 +108,15 @@ class Group:
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None) -> torch.Tensor:
         raise NotImplementedError
 
+    def relative_log(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``log(a^-1 b)`` for elements ``a``, ``b`` broadcasting against each other, unchecked (forward passes:
+        LieConv's pair inputs and distances); groups override it with a cheaper closed form."""
+        a = self.inverse(a)
+        if len(self.element_shape) > 1:  # matrix groups: compose needs equal batch shapes
+            shape = torch.broadcast_shapes(a.shape, b.shape)
+            a, b = a.expand(shape), b.expand(shape)
+        return self.log(self.compose(a, b), check=False)
+
     @property
     def embedding_dim(self) -> int:
         """Length of :meth:`embed_log`'s output."""
@@ -126,7 +135,7 @@ class Group:
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """Left-invariant distance ``||log(a^-1 b)||``."""
         self.check_element(a, "a"), self.check_element(b, "b")
-        return torch.linalg.vector_norm(self.log(self.compose(self.inverse(a), b), check=False), dim=-1)
+        return torch.linalg.vector_norm(self.relative_log(a, b), dim=-1)
 
     def __repr__(self) -> str:
         return f"{self.name}()"

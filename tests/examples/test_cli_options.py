@@ -100,6 +100,8 @@ FLOATS = [
     ("tetris", ["--lr", "0"]), ("tetris", ["--plain-lr", "nan"]), ("tetris", ["--blob", "0"]),
     ("tetris", ["--shift", "-1"]), ("tetris", ["--unit", "inf"]),
     ("mnist_points", ["--scale", "0"]), ("mnist_points", ["--lr", "inf"]), ("mnist_points", ["--smooth-scale", "-1"]),
+    ("mnist_points", ["--ds-frac", "0"]), ("mnist_points", ["--ds-frac", "nan"]), ("mnist_points", ["--augment", "-0.1"]),
+    ("mnist_points", ["--weight-decay", "-1"]),
     ("springs", ["--lr", "-1"]), ("springs", ["--lr", "nan"]),
     ("spherical_digits", ["--lr", "nan"]), ("spherical_digits", ["--lr", "0"]),
     ("wind", ["--lr", "nan"]), ("wind", ["--vd-lr", "0"]), ("wind", ["--angles", "0,nan"]),
@@ -120,6 +122,7 @@ def test_scale_zero_blames_the_option_not_the_coordinates(no_work, capsys, tmp_p
 LIMITS = [
     ("mnist_points", ["--n-train", "6000"], ["--n-train", "5000"]),
     ("mnist_points", ["--n-train", "4000", "--n-test", "2000"], ["--n-test", "5000"]),
+    ("mnist_points", ["--ds-frac", "1.5"], ["--ds-frac", "(0, 1]"]),
     ("springs", ["--chunk", "1"], ["--chunk"]),
     ("springs", ["--chunk", "501"], ["--chunk", "500"]),
     ("springs", ["--steps", "500"], ["--steps", "499"]),

@@ -64,6 +64,23 @@ def test_distance_left_invariant(G, seed):
     assert err(G.distance(u, u), torch.zeros_like(d)) < 1e-6
 
 
+@pytest.mark.parametrize("G", GROUPS, ids=repr)
+def test_relative_log_is_log_of_inverse_times_element(G):
+    """``relative_log`` (SE(2): a closed form from the entries, the others: the generic route) broadcasts like
+    ``log(a^-1 b)`` and agrees with it, also for relative angles next to the cut locus."""
+    a, b = G.sample((5, 1), seed=3, dtype=F64), G.sample((1, 7), seed=4, dtype=F64)
+    if G is SE2:  # relative angles just inside +-pi and near 0
+        a = G.compose(a, G.exp(torch.tensor([0.1, 0.2, math.pi - 1e-7], dtype=F64)))
+        b = torch.cat([b, G.compose(a[:1, :, ...], G.exp(torch.tensor([[[0.3, -0.2, 1e-9]]], dtype=F64)))], 1)
+    shape = torch.broadcast_shapes(a.shape, b.shape)
+    ref = G.log(G.compose(G.inverse(a.expand(shape)), b.expand(shape)))
+    got = G.relative_log(a, b)
+    assert got.shape == ref.shape
+    assert err(G.exp(got), G.exp(ref)) < 1e-10
+    far = ref[..., -1].abs() < math.pi - 1e-5 if G is SE2 else torch.ones(ref.shape[:-1], dtype=torch.bool)
+    assert err(got[far], ref[far]) < 1e-9
+
+
 ANGLES = [0.0, 1e-12, 1e-8, 1e-4, 1e-3, 2e-3, 1.0, math.pi - 1e-3, math.pi - 1e-9, math.pi, -math.pi + 1e-9]
 
 

