@@ -100,7 +100,8 @@ class _SE2(RigidMotionGroup):
 
     def relative_log(self, a, b):
         """``log(a^-1 b)`` from the entries (no 3x3 products): ``a^-1 b = (R(w), R_a^T (t_b - t_a))`` with ``w`` the
-        angle from ``R_a`` to ``R_b``; about 4x faster than inverse, compose and log (LieConv's neighbour search)."""
+        angle from ``R_a`` to ``R_b``; ~3x faster than inverse, compose and log (forward, 32 x 151 x 151 pairs; LieConv's
+        neighbour search)."""
         ca, sa, cb, sb = a[..., 0, 0], a[..., 1, 0], b[..., 0, 0], b[..., 1, 0]
         dx, dy = b[..., 0, 2] - a[..., 0, 2], b[..., 1, 2] - a[..., 1, 2]
         w = torch.atan2(ca * sb - sa * cb, ca * cb + sa * sb)

