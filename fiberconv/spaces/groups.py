@@ -133,8 +133,17 @@ class Group:
         return a
 
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """Left-invariant distance ``||log(a^-1 b)||``."""
+        """Left-invariant distance ``||log(a^-1 b)||``; batch shapes broadcast, and ``a``, ``b`` share a dtype
+        (``ValueError`` / ``TypeError`` otherwise)."""
         self.check_element(a, "a"), self.check_element(b, "b")
+        k = len(self.element_shape)
+        try:
+            torch.broadcast_shapes(a.shape[: a.dim() - k], b.shape[: b.dim() - k])
+        except RuntimeError:
+            raise ValueError(f"{self.name}.distance: the batch shapes of a {tuple(a.shape)} and b {tuple(b.shape)} do "
+                             "not broadcast") from None
+        if a.dtype != b.dtype:
+            raise TypeError(f"{self.name}.distance: a and b must have the same dtype, got {a.dtype} and {b.dtype}")
         return torch.linalg.vector_norm(self.relative_log(a, b), dim=-1)
 
     def __repr__(self) -> str:

@@ -164,3 +164,16 @@ def test_bad_input_is_refused():
         SO3.act(torch.eye(3), torch.zeros(2))
     with pytest.raises(TypeError, match="seed"):
         SO3.sample(3, seed="x")
+
+
+def test_distance_checks_batch_shapes_and_dtypes():
+    """Non-broadcasting batches and mixed dtypes get errors naming the group and both shapes / dtypes (before:
+    torch's size-mismatch message, and float32 x float64 silently promoted)."""
+    from fiberconv.spaces.lie_groups import lie_action
+
+    G = lie_action("SE2").group
+    with pytest.raises(ValueError, match=r"SE\(2\).distance: the batch shapes of a \(4, 3, 3\) and b \(3, 3, 3\)"):
+        G.distance(G.sample((4,)), G.sample((3,)))
+    with pytest.raises(TypeError, match="same dtype"):
+        G.distance(G.sample((2,), dtype=torch.float32), G.sample((2,), dtype=torch.float64))
+    assert G.distance(G.sample((4, 1)), G.sample((3,))).shape == (4, 3)
