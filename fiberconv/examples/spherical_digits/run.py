@@ -58,6 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--nonlinearity-nside", type=int, default=8,
                    help="coarsest grid the spherical model's nonlinearities and pooling act on (default 8; 0: each "
                         "level's own grid)")
+    p.add_argument("--augment", type=float, default=0.0,
+                   help="train on digits mapped by x -> (I + s U) x, U uniform in [-1, 1]^(2x2), drawn afresh per digit "
+                        "and epoch (the same for both models): random scaling, shear and stretch of strength s in "
+                        "[0, 0.5), which a rotation-invariant model does not see through, unlike rotations (default 0: none)")
     p.add_argument("--quadrature", type=int, default=4, choices=range(5), metavar="{0..4}",
                    help="degree of SphereConv's moment-matched quadrature (default 4; 3 was the earlier default)")
     a = p.parse_args(argv)
@@ -88,6 +92,8 @@ def parse_args(argv=None) -> argparse.Namespace:
             check_nonlinearity_nside(a.nonlinearity_nside, a.nside, "--nonlinearity-nside")
         except ValueError as e:
             p.error(f"{e} (0: every level on its own grid)")
+    if not 0 <= a.augment < 0.5:  # det(I + s U) can reach 0 at s = 0.5: singular or mirrored digits
+        p.error(f"--augment must lie in [0, 0.5) (at 0.5 the map I + s U can be singular), got {a.augment}")
     if not 0 <= a.band_limit <= 1 or math.isnan(a.band_limit):
         p.error(f"--band-limit must lie in [0, 1] (a fraction of nside; 0: mean pooling), got {a.band_limit}")
     a.n_sens = min(a.n_sens, a.test)
@@ -121,17 +127,31 @@ class Signals:
         return hp[:, None], ll.reshape(-1, 1, self.n_lat, 2 * self.n_lat)
 
 
+def jitter(images, strength: float, seed: int):
+    """``images (B, H, W)`` mapped by ``x -> (I + s U) x`` about the centre, ``U`` uniform in ``[-1, 1]^(2x2)``
+    per image (bilinear, zeros outside): random scaling, shear and stretch."""
+    gen = torch.Generator().manual_seed(seed)
+    theta = torch.eye(2, dtype=images.dtype) + strength * (torch.rand(len(images), 2, 2, generator=gen, dtype=images.dtype) * 2 - 1)
+    # affine_grid maps output to input coordinates: the inverse map samples the image at (I + s U)^-1 x
+    theta = torch.cat([torch.linalg.inv(theta), theta.new_zeros(len(images), 2, 1)], dim=2)
+    grid = nn.functional.affine_grid(theta, (len(images), 1, *images.shape[1:]), align_corners=False)
+    return nn.functional.grid_sample(images[:, None], grid, align_corners=False)[:, 0]
+
+
 def train(model: nn.Module, x, y, epochs: int, batch: int, lr: float, seed: int, log=None, bar=None):
-    """Adam with a one-cycle learning-rate schedule and cross-entropy. Returns the median CPU seconds per step
-    (process time: on a shared machine it does not count other jobs; with ``--threads > 1`` it adds the threads).
+    """Adam with a one-cycle learning-rate schedule and cross-entropy. ``x``: the inputs, or a function
+    ``epoch -> inputs`` (fresh augmented copies). Returns the median CPU seconds per step (process time: on a
+    shared machine it does not count other jobs; with ``--threads > 1`` it adds the threads).
     ``bar``: a progress bar (:func:`~fiberconv.examples._progress.progress`) advanced once per step."""
     gen = torch.Generator().manual_seed(seed)
-    steps_per_epoch = math.ceil(len(x) / batch)
+    inputs = x if callable(x) else (lambda epoch: x)
+    steps_per_epoch = math.ceil(len(y) / batch)
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=1e-5)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * steps_per_epoch, pct_start=0.2)
     times = []
     model.train()
     for epoch in range(epochs):
+        x = inputs(epoch)
         perm, total = torch.randperm(len(x), generator=gen), 0.0
         for i in range(steps_per_epoch):
             idx = perm[i * batch:(i + 1) * batch]
@@ -227,9 +247,12 @@ def main(argv=None) -> dict:
             else:
                 model = planar_model(n_params(trained[("spherical", "NR")]), len(a.widths))
             x_tr = data[f"{train_set}_train"][k]
+            if a.augment:  # the same jittered digits for both models: epoch e's from seed + e
+                R = R_tr if train_set == "R" else None
+                x_tr = lambda e, R=R, k=k: signals(jitter(images_tr, a.augment, a.seed + 1000 * (e + 1)), R)[k]
             log(f"{kind} model ({n_params(model)} parameters), trained on {train_set}:")
             t = time.perf_counter()
-            with progress(a.epochs * math.ceil(len(x_tr) / a.batch), f"{kind} ({train_set})", a.quiet) as bar:
+            with progress(a.epochs * math.ceil(a.train / a.batch), f"{kind} ({train_set})", a.quiet) as bar:
                 step = train(model, x_tr, y_tr, a.epochs, a.batch, a.lr, a.seed, log, bar)
             r = results["models"].setdefault(kind, {"params": n_params(model), "accuracy": {}})
             r.setdefault("step_time_s", step)

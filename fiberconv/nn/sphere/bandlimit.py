@@ -128,8 +128,12 @@ class SphereBandLimit(nn.Module):
         self.register_buffer("synthesis", y_out.T.contiguous().to(**kw), persistent=False)  # (n, N_out)
         groups = _irrep_groups(field_type, who)  # m -> (n_m, d_m) channels
         self.freqs = tuple(groups)
+        # a group whose channels are one contiguous range is read as a slice (a view), and when the groups
+        # follow each other in channel order the output is one cat: no gathers, whose backward scatters
+        self.spans = tuple(_span(idx) for idx in groups.values())
         order = torch.cat([idx.flatten() for idx in groups.values()])
-        self.register_buffer("order", torch.argsort(order), persistent=False)  # concatenated groups -> channels
+        in_order = all(s is not None for s in self.spans) and bool((order == torch.arange(order.numel())).all())
+        self.register_buffer("order", None if in_order else torch.argsort(order), persistent=False)
         for m, idx in groups.items():
             self.register_buffer(f"idx_{m}", idx, persistent=False)
             if m > 0:
@@ -145,13 +149,23 @@ class SphereBandLimit(nn.Module):
         self.in_type.check_tensor(x, "SphereBandLimit", points=(self.grid.npix,), where=repr(self.grid))
         a, s = self.analysis.to(x).T, self.synthesis.to(x)
         parts = []
-        for m in self.freqs:
-            v = x[:, getattr(self, f"idx_{m}")]  # (B, n_m, d_m, N_in)
-            if m > 0:
+        spans = getattr(self, "spans", (None,) * len(self.freqs))  # modules pickled before spans existed gather
+        for m, span in zip(self.freqs, spans):
+            idx = getattr(self, f"idx_{m}")
+            v = (x.narrow(1, span[0], span[1]) if span else x.index_select(1, idx.flatten())).unflatten(1, idx.shape)
+            if m > 0:  # (B, n_m, d_m, N_in)
                 # per-pixel 3^m x 2 maps as broadcast products (an einsum over pixels becomes N tiny matmuls)
                 ambient = (getattr(self, f"embed_{m}").to(x) * v.unsqueeze(2)).sum(3)  # (B, n_m, 3^m, N_in)
                 v = (getattr(self, f"read_{m}").to(x) * (ambient @ a @ s).unsqueeze(2)).sum(3)  # (B, n_m, 2, N_out)
             else:
                 v = v @ a @ s
             parts.append(v.flatten(1, 2))
-        return torch.cat(parts, 1)[:, self.order]
+        out = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
+        return out if self.order is None else out.index_select(1, self.order)
+
+
+def _span(idx: torch.Tensor):
+    """``(start, length)`` if the channels ``idx`` are one contiguous ascending range, else None."""
+    flat = idx.flatten()
+    start = int(flat[0])
+    return (start, flat.numel()) if bool((flat == torch.arange(start, start + flat.numel())).all()) else None

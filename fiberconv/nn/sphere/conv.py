@@ -33,8 +33,11 @@ with the two right-hand sides side by side. The backward pass multiplies by the 
 same way. A forward pass is one sparse-dense product per input frequency
 (:func:`~fiberconv.nn.sphere.operators.csr_mm`, a custom operator, so ``torch.compile`` and
 ``torch.export`` treat it as one opaque call) and one dense product with the mixing matrix assembled from
-``theta``; features are laid out as ``(pixel, batch, channel)`` in memory (the output is a ``(batch,
-channel, pixel)`` view of it), so a stack of layers needs no transposes between them.
+``theta`` (batched over the batch, the bias added by the same call). The sparse products read the input
+pixel-major, ``(pixel, batch, channel)``, and the responses are written once into ``(batch, filter x channel,
+pixel)``, so the output is a contiguous ``(batch, channel, pixel)`` tensor: the batch norm and gates after it
+then work on one memory layout (elementwise products of tensors in different layouts, forward against
+backward, cost several times more; measured on the spherical-digits model, a step 122 -> 83 ms).
 
 State. The module holds only dense tensors: the weights, the bias and small index and pattern buffers
 (non-persistent). The geometry is a plain object (not a buffer): ``deepcopy`` shares it, pickling keeps
@@ -230,28 +233,35 @@ class SphereConv(TypeSignature, nn.Module):
         # layers passes its features on without a transpose
         xt = x.permute(2, 0, 1).index_select(2, self.in_perm)  # backward: index_add (advanced indexing: index_put)
         op_dtype = compute_dtype(x.dtype, x.device)
-        responses, start = [], 0
+        # the filter responses T (B, F, C_in, N_out), channels in the twisted order, written group by group
+        t = None
+        start = 0
         for m1, n in self.groups:
             width = n if m1 == 0 else 2 * n
             block = xt[..., start : start + width]  # (N_in, B, width)
-            start += width
             if m1 == 0:
-                t = csr_mm(block.reshape(-1, B * n), *self.operator(0, x.device, op_dtype), F * n_out)  # rows (F, x)
-                responses.append(t.view(F, n_out, B, n).permute(1, 2, 0, 3))  # (x, B, F, n)
-                continue
-            a, b = block.view(-1, B, 2, n).unbind(2)
-            # rows (a|b in, y); columns (a|b out, batch, field): [a; -b] gives the a-, [b; a] the b-components
-            rhs = torch.stack([torch.stack([a, b], 1), torch.stack([-b, a], 1)]).view(-1, 2 * B * n)
-            t = csr_mm(rhs, *self.operator(m1, x.device, op_dtype), F * n_out).view(F, n_out, 2, B, n)
-            # to (x, B, F, a|b, n): rows (x, batch) of the mixing product; chunks of B n contiguous floats
-            responses.append(t.permute(1, 3, 0, 2, 4).reshape(n_out, B, F, width))
-        t = responses[0] if len(responses) == 1 else torch.cat(responses, dim=-1)
-        t = t.reshape(n_out * B, F * self.in_type.dim)
-        out = t @ self.mixing_matrix(t.dtype).reshape(self.out_type.dim, -1).T  # (N_out * B, C_out)
-        out = out.view(n_out, B, -1).permute(1, 2, 0)  # (B, C_out, N_out), stored as (N_out, B, C_out)
-        if self.bias is not None:
-            out = out.index_add(1, self.bias_index, self.bias.to(out.dtype).view(1, -1, 1).expand(B, -1, n_out))
-        return out
+                r = csr_mm(block.reshape(-1, B * n), *self.operator(0, x.device, op_dtype), F * n_out)  # rows (F, x)
+                r = r.view(F, n_out, B, n).permute(2, 0, 3, 1)  # (B, F, n, x)
+            else:
+                a, b = block.view(-1, B, 2, n).unbind(2)
+                # rows (a|b in, y); columns (a|b out, batch, field): [a; -b] gives the a-, [b; a] the b-components
+                rhs = torch.stack([torch.stack([a, b], 1), torch.stack([-b, a], 1)]).view(-1, 2 * B * n)
+                r = csr_mm(rhs, *self.operator(m1, x.device, op_dtype), F * n_out).view(F, n_out, 2, B, n)
+                r = r.permute(3, 0, 2, 4, 1)  # (B, F, a|b, n, x)
+            if width == self.in_type.dim:  # one group: its responses are T
+                t = r.reshape(B, F * width, n_out)
+            else:  # each group's responses copied once into its channels of T
+                if t is None:
+                    t = r.new_empty(B, F, self.in_type.dim, n_out)
+                t[:, :, start : start + width].view(r.shape).copy_(r)
+            start += width
+        t = t.view(B, F * self.in_type.dim, n_out)
+        mix = self.mixing_matrix(t.dtype).reshape(self.out_type.dim, -1)  # (C_out, F C_in)
+        if self.bias is None:
+            return torch.matmul(mix, t)  # (B, C_out, N_out), contiguous
+        # the bias (zero on the m > 0 channels) added by the batched product itself
+        bias = t.new_zeros(self.out_type.dim).index_copy(0, self.bias_index, self.bias.to(t.dtype))
+        return torch.baddbmm(bias.view(1, -1, 1), mix.expand(B, -1, -1), t)
 
     def _check_input(self, x):
         """Type, shape and device (metadata only): NaN/Inf propagate to the neighbours of their pixel."""

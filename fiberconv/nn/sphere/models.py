@@ -48,14 +48,16 @@ def _check_widths(widths: Sequence[Width], who: str):
 
 
 def _level_geometries(conv_kwargs: dict):
-    """``grid -> SphereConvGeometry`` for the geometry settings in ``conv_kwargs`` (built on first use)."""
+    """``(grid, stride) -> SphereConvGeometry`` for the geometry settings in ``conv_kwargs`` (built on first
+    use), and the dict of those built, keyed by ``(grid, stride)``."""
     settings = {k: conv_kwargs[k] for k in ("radius", "n_rings", "quadrature") if k in conv_kwargs}
     cache: dict = {}
 
-    def get(grid):
-        if grid not in cache:
-            cache[grid] = SphereConvGeometry(grid, **settings)
-        return cache[grid]
+    def get(grid, stride: int = 1):
+        key = (grid, stride)
+        if key not in cache:
+            cache[key] = SphereConvGeometry(grid, stride=stride, **settings)
+        return cache[key]
     return get, cache
 
 
@@ -182,14 +184,22 @@ class SphericalClassifier(nn.Module):
         quadrature to 0.56 % (``docs/sphere_cnn.md``); a training step costs ~25 % more. ``None``: every level
         gates on its own grid. Mean pooling (``band_limit=None``) has no band limit to resample with: it
         ignores this option.
+    strided : bool
+        With spectral pooling (default True): every convolution evaluates its output only on the coarsest grid
+        whose ``nside`` is at least its input's band limit ``L`` (a strided :class:`SphereConv`; the quadrature
+        still runs over the level's own pixels), and the block resamples it onto the gate grid. In the continuum
+        the output of a degree-``L`` input has degree ``<= L``, which that grid holds, so nothing but the
+        convolution's discretization error above ``L`` changes; the levels after the first cost ~4x less
+        (spherical digits, nside 16: a training step 143 -> 95 ms, the trained model as invariant as before).
+        ``False``: each level's convolution writes every pixel of its own grid.
     dtype, device : factory arguments, as in ``torch.nn`` (see the module docstring)
     **conv_kwargs : passed to every :class:`SphereConv` (``radius``, ``n_rings``, ``quadrature`` through the
         level's geometry; ``bias``)
     """
 
     def __init__(self, in_type: FieldType, grid: HealpixGrid, n_classes: int, widths: Sequence[Width] = ((8, 4), (16, 8)),
-                 band_limit: float | None = 0.5, nonlinearity_nside: int | None = 8, dtype: torch.dtype | None = None,
-                 device=None, **conv_kwargs):
+                 band_limit: float | None = 0.5, nonlinearity_nside: int | None = 8, strided: bool = True,
+                 dtype: torch.dtype | None = None, device=None, **conv_kwargs):
         super().__init__()
         check_positive_int(n_classes, "n_classes", who="SphericalClassifier")
         if not isinstance(grid, HealpixGrid):
@@ -201,7 +211,10 @@ class SphericalClassifier(nn.Module):
             raise ValueError(f"SphericalClassifier: {len(widths)} levels need nside >= {2 ** (len(widths) - 1)}, "
                              f"got {grid.nside}")
         degree = _band_limit(band_limit, "SphericalClassifier")
+        if not isinstance(strided, bool):
+            raise TypeError(f"SphericalClassifier: strided must be a bool, got {strided!r}")
         self.in_type, self.grid, self.band_limit, self.nonlinearity_nside = in_type, grid, band_limit, nonlinearity_nside
+        self.strided = strided and degree is not None
         geometry, self.geometries = _level_geometries(conv_kwargs)
         conv_kwargs = _conv_kwargs(conv_kwargs)
         kw = dict(dtype=dtype, device=device)
@@ -216,7 +229,10 @@ class SphericalClassifier(nn.Module):
                 layers.append(SpherePool(t, g) if degree is None else SphereBandLimit(t, src, degree(coarse), coarse, **kw))
                 g, lmax = coarse, None if degree is None else degree(coarse)
             gate = self._gate_grid(g, nonlinearity_nside if degree is not None else None)
-            block = SphereBlock(t, g, ns, nv, dtype=dtype, geometry=geometry(g), gate_grid=gate,
+            stride = self._stride(g, lmax) if self.strided else 1
+            if stride > 1 and gate is None:  # resampled back onto the level's grid for the gate
+                gate = g
+            block = SphereBlock(t, g, ns, nv, stride=stride, dtype=dtype, geometry=geometry(g, stride), gate_grid=gate,
                                 gate_lmax=None if gate is None else lmax, **conv_kwargs)
             layers.append(block)
             t, src = block.out_type, block.out_grid
@@ -231,6 +247,14 @@ class SphericalClassifier(nn.Module):
     def _gate_grid(grid: HealpixGrid, nside: int | None):
         """The grid a level's nonlinearity acts on: ``grid``, or the one with ``nside`` if that is finer."""
         return None if nside is None or nside <= grid.nside else HealpixGrid(nside, nest=grid.nest)
+
+    @staticmethod
+    def _stride(grid: HealpixGrid, lmax: int) -> int:
+        """The stride to the coarsest grid with ``nside >= lmax`` (at least 1), no finer than ``grid``."""
+        nside = grid.nside
+        while nside > 1 and nside // 2 >= max(lmax, 1):
+            nside //= 2
+        return grid.nside // nside
 
     def forward(self, x):
         # the layers follow the input's dtype (as SphereConv does); so does the linear head

@@ -233,3 +233,48 @@ def test_review_findings_gating():
     for bad in (dict(eps=0.0), dict(momentum=None), dict(momentum=1.5)):
         with pytest.raises((ValueError, TypeError), match="FieldBatchNorm: (eps|momentum) must be"):
             FieldBatchNorm(ft, **bad)
+
+
+def test_classifier_strided_convolutions():
+    """strided=True: a level's convolution writes only the coarsest grid with nside >= its input's band limit,
+    and the block resamples that onto the gate grid. In the continuum nothing changes (a degree-L input gives
+    a degree-L output), so with the same weights the logits agree with the unstrided model's to the
+    convolutions' discretization error, and the grid symmetries stay exact."""
+    grid = HealpixGrid(8, nest=True)
+    kw = dict(widths=((2, 1), (3, 1), (3, 1)), dtype=torch.float64)
+    torch.manual_seed(0)
+    strided = SphericalClassifier(SCALAR, grid, 3, **kw).eval()
+    plain = SphericalClassifier(SCALAR, grid, 3, strided=False, **kw).eval()
+    plain.load_state_dict(strided.state_dict())
+    blocks = [m for m in strided.features if type(m).__name__ == "SphereBlock"]
+    # band limits 8, 2, 1 on nside 8, 4, 2: convolution outputs on nside 8, 2, 1; the gates all on nside 8
+    assert [(b.grid.nside, b.conv.out_grid.nside, b.out_grid.nside) for b in blocks] == [(8, 8, 8), (4, 2, 8), (2, 1, 8)]
+    assert all(b.conv.out_grid == b.grid for b in plain.features if type(b).__name__ == "SphereBlock")
+    f = bandlimited_field(SCALAR, grid, 6, batch=3, seed=1)
+    a, b = strided(f), plain(f)
+    assert (a - b).norm() < 1e-3 * b.norm(), float((a - b).norm() / b.norm())
+    check = EquivarianceChecker(SCALAR, grid, None)
+    for g in grid.symmetries(dtype=torch.float64):
+        assert check(strided, f, g) < 1e-12
+    # without a band limit there is nothing to stride to
+    assert not SphericalClassifier(SCALAR, grid, 3, band_limit=None).strided
+    with pytest.raises(TypeError, match="strided must be a bool"):
+        SphericalClassifier(SCALAR, grid, 3, strided=1)
+
+
+def test_channel_order_and_old_pickles():
+    """Field types whose frequency groups interleave (vector, scalar, vector) take the gather path and give
+    the per-channel result of the grouped type; a module pickled before the slice spans existed still runs."""
+    grid = HealpixGrid(4, nest=True)
+    mixed, grouped = sphere_field_type((1, 1), (0, 1), (1, 1)), sphere_field_type((0, 1), (1, 2))
+    a = SphereBandLimit(mixed, grid, 3, grid.coarsen(), dtype=torch.float64)
+    b = SphereBandLimit(grouped, grid, 3, grid.coarsen(), dtype=torch.float64)
+    assert a.order is not None and b.order is None  # grouped: slices and one cat
+    perm = torch.tensor([1, 2, 0, 3, 4])  # mixed channel i is grouped channel perm[i]
+    f = torch.randn(2, 5, grid.npix, dtype=torch.float64)
+    g = torch.empty_like(f)
+    g[:, perm] = f
+    assert torch.allclose(a(f), b(g)[:, perm], atol=1e-13)
+    old = copy.deepcopy(a)
+    del old.__dict__["spans"]  # as unpickled from an earlier version
+    assert torch.allclose(old(f), a(f), atol=1e-13)
