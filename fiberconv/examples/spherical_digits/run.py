@@ -131,7 +131,8 @@ def jitter(images, strength: float, seed: int):
     """``images (B, H, W)`` mapped by ``x -> (I + s U) x`` about the centre, ``U`` uniform in ``[-1, 1]^(2x2)``
     per image (bilinear, zeros outside): random scaling, shear and stretch."""
     gen = torch.Generator().manual_seed(seed)
-    theta = torch.eye(2, dtype=images.dtype) + strength * (torch.rand(len(images), 2, 2, generator=gen, dtype=images.dtype) * 2 - 1)
+    U = torch.rand(len(images), 2, 2, generator=gen, dtype=images.dtype) * 2 - 1
+    theta = torch.eye(2, dtype=images.dtype) + strength * U
     # affine_grid maps output to input coordinates: the inverse map samples the image at (I + s U)^-1 x
     theta = torch.cat([torch.linalg.inv(theta), theta.new_zeros(len(images), 2, 1)], dim=2)
     grid = nn.functional.affine_grid(theta, (len(images), 1, *images.shape[1:]), align_corners=False)
