@@ -170,10 +170,11 @@ class SphereConv(TypeSignature, nn.Module):
             else:
                 self.groups.append((m1, g.shape[0]))
                 perm += g[:, 0].tolist() + g[:, 1].tolist()
-        self.register_buffer("in_perm", torch.tensor(perm, dtype=torch.long), persistent=False)
-        inv = torch.empty_like(self.in_perm)
-        inv[self.in_perm] = torch.arange(len(perm))
+        perm = torch.tensor(perm, dtype=torch.long)
+        inv = torch.empty_like(perm)
+        inv[perm] = torch.arange(len(perm))
         self.register_buffer("in_position", inv, persistent=False)  # original channel -> position in perm
+        self.register_buffer("in_perm", None if torch.equal(perm, torch.arange(len(perm))) else perm, persistent=False)
         # the fixed tensors that turn theta into the mixing matrix, per (m2, m1) pair
         patterns = []
         for m2, m1, elems in basis.type_pairs:
@@ -198,6 +199,9 @@ class SphereConv(TypeSignature, nn.Module):
             cols = self.in_position[ig.transpose(0, 1).reshape(-1)] if m1 > 0 else self.in_position[ig.reshape(-1)]
             index.append(((rows[:, None, None] * n_f + torch.arange(n_f)[None, :, None]) * c_in + cols).reshape(-1))
         self.register_buffer("mix_index", torch.cat(index), persistent=False)
+        # which tensor the forward pass transposes between the pixel-major sparse products and the (B, C, N) output:
+        # the responses, F C_in per pixel, or the output, C_out per pixel (both give the same result)
+        self.responses_by_batch = self.n_filters * self.in_type.dim <= self.out_type.dim
 
     # -- forward ---------------------------------------------------------------------------------------
     def operator(self, m1: int, device=None, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, ...]:
@@ -229,39 +233,44 @@ class SphereConv(TypeSignature, nn.Module):
             # still connected to the input and the weights, so that backward gives (zero) gradients
             zero = x.sum() + self.weight.sum().to(x.dtype) * 0
             return x.new_zeros(0, self.out_type.dim, n_out) + zero * 0
-        # (N_in, B, C) in the twisted order; a SphereConv's output is stored this way, so a stack of
-        # layers passes its features on without a transpose
-        xt = x.permute(2, 0, 1).index_select(2, self.in_perm)  # backward: index_add (advanced indexing: index_put)
+        # (N_in, B, C) in the twisted order, pixel-major for the sparse products; a 2-D transpose (torch copies
+        # those blocked, several times faster than a 3-D permute)
+        c_in = self.in_type.dim
+        xt = x if self.in_perm is None else x.index_select(1, self.in_perm)  # backward: index_add, not index_put
+        xt = xt.reshape(B * c_in, -1).t().contiguous().view(-1, B, c_in)
         op_dtype = compute_dtype(x.dtype, x.device)
-        # the filter responses T (B, F, C_in, N_out), channels in the twisted order, written group by group
-        t = None
-        start = 0
+        # the filter responses T, channels in the twisted order, written group by group: (B, F, C_in, N_out) when
+        # that is smaller than the output (then the mixing writes (B, C_out, N_out) directly), else (N_out, B, F,
+        # C_in) and the output is transposed once (the product's layout follows T's)
+        by_batch, t, start = self.responses_by_batch, None, 0
         for m1, n in self.groups:
             width = n if m1 == 0 else 2 * n
             block = xt[..., start : start + width]  # (N_in, B, width)
             if m1 == 0:
                 r = csr_mm(block.reshape(-1, B * n), *self.operator(0, x.device, op_dtype), F * n_out)  # rows (F, x)
-                r = r.view(F, n_out, B, n).permute(2, 0, 3, 1)  # (B, F, n, x)
+                r = r.view(F, n_out, B, n).permute(*((2, 0, 3, 1) if by_batch else (1, 2, 0, 3)))
             else:
                 a, b = block.view(-1, B, 2, n).unbind(2)
                 # rows (a|b in, y); columns (a|b out, batch, field): [a; -b] gives the a-, [b; a] the b-components
                 rhs = torch.stack([torch.stack([a, b], 1), torch.stack([-b, a], 1)]).view(-1, 2 * B * n)
                 r = csr_mm(rhs, *self.operator(m1, x.device, op_dtype), F * n_out).view(F, n_out, 2, B, n)
-                r = r.permute(3, 0, 2, 4, 1)  # (B, F, a|b, n, x)
-            if width == self.in_type.dim:  # one group: its responses are T
-                t = r.reshape(B, F * width, n_out)
+                r = r.permute(*((3, 0, 2, 4, 1) if by_batch else (1, 3, 0, 2, 4)))  # a|b then field: channels
+            if width == c_in:  # one group: its responses, copied once into T's layout
+                t = r.contiguous().view((B, F, c_in, n_out) if by_batch else (n_out, B, F, c_in))
             else:  # each group's responses copied once into its channels of T
                 if t is None:
-                    t = r.new_empty(B, F, self.in_type.dim, n_out)
-                t[:, :, start : start + width].view(r.shape).copy_(r)
+                    t = r.new_empty((B, F, c_in, n_out) if by_batch else (n_out, B, F, c_in))
+                (t[:, :, start : start + width] if by_batch else t[..., start : start + width]).view(r.shape).copy_(r)
             start += width
-        t = t.view(B, F * self.in_type.dim, n_out)
         mix = self.mixing_matrix(t.dtype).reshape(self.out_type.dim, -1)  # (C_out, F C_in)
-        if self.bias is None:
-            return torch.matmul(mix, t)  # (B, C_out, N_out), contiguous
-        # the bias (zero on the m > 0 channels) added by the batched product itself
-        bias = t.new_zeros(self.out_type.dim).index_copy(0, self.bias_index, self.bias.to(t.dtype))
-        return torch.baddbmm(bias.view(1, -1, 1), mix.expand(B, -1, -1), t)
+        bias = None if self.bias is None else t.new_zeros(self.out_type.dim).index_copy(
+            0, self.bias_index, self.bias.to(t.dtype))  # zero on the m > 0 channels, added by the product itself
+        if by_batch:
+            t = t.view(B, F * c_in, n_out)
+            return torch.matmul(mix, t) if bias is None else torch.baddbmm(bias.view(1, -1, 1), mix.expand(B, -1, -1), t)
+        t = t.view(n_out * B, F * c_in)
+        out = t @ mix.T if bias is None else torch.addmm(bias, t, mix.T)  # (N_out B, C_out)
+        return out.view(n_out, -1).t().contiguous().view(B, -1, n_out)  # (B, C_out, N_out), a 2-D transpose
 
     def _check_input(self, x):
         """Type, shape and device (metadata only): NaN/Inf propagate to the neighbours of their pixel."""

@@ -25,15 +25,24 @@ def make_conv(in_type, out_type, grid, seed=0, **kw):
     return conv
 
 
+@pytest.mark.parametrize("by_batch", [False, True])
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("nest", [False, True])
-def test_matches_eq14_computed_directly(nest, stride):
-    """With ``quadrature=None`` the weights are the sampled kernel, ``w kappa(z)``: eq. (14) as written."""
+def test_matches_eq14_computed_directly(nest, stride, by_batch):
+    """With ``quadrature=None`` the weights are the sampled kernel, ``w kappa(z)``: eq. (14) as written. Both
+    layouts of the filter responses (``responses_by_batch``, chosen by size) give it, and the same gradients."""
     grid = HealpixGrid(4, nest=nest)
     conv = make_conv(MIXED_IN, MIXED_OUT, grid, radius=0.7, n_rings=3, stride=stride, quadrature=None)
-    f = torch.randn(2, MIXED_IN.dim, grid.npix, dtype=torch.float64)
+    conv.responses_by_batch = by_batch
+    f = torch.randn(2, MIXED_IN.dim, grid.npix, dtype=torch.float64, requires_grad=True)
     ref = sphere_conv_dense(conv, f)
-    assert (conv(f) - ref).abs().max() / ref.abs().max() < 1e-12
+    out = conv(f)
+    assert out.is_contiguous() and (out - ref).abs().max() / ref.abs().max() < 1e-12
+    g = torch.randn_like(out)
+    gx, gw = torch.autograd.grad((out * g).sum(), (f, conv.weight))
+    conv.responses_by_batch = not by_batch
+    gx_other, gw_other = torch.autograd.grad((conv(f) * g).sum(), (f, conv.weight))
+    assert torch.allclose(gx, gx_other, atol=1e-12) and torch.allclose(gw, gw_other, atol=1e-12)
 
 
 def test_matches_the_group_correlation_eq7():
