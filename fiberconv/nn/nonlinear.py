@@ -207,8 +207,8 @@ class FieldBatchNorm(TypeSignature, nn.Module):
         check_field_tensor(x, self.in_type, "FieldBatchNorm")
         if x.numel() == 0:  # an empty batch has no statistics: running averages untouched (as torch's BatchNorm)
             return x.clone()
-        # per-channel statistics in one pass, then one fused x * scale + shift over x as it lies in memory (a
-        # SphereConv's output is a strided view): no gathers, concatenations or permutes of the features
+        # per-channel statistics, then one fused x * scale + shift over x as it lies in memory: no gathers,
+        # concatenations or permutes of the features
         reduce = [0] + list(range(2, x.dim()))
         g = self.fields
         sidx, (fidx, field, field_dim) = g.scalar_idx, g.field_layout()

@@ -83,8 +83,8 @@ def test_cli_is_checked_before_work(tmp_path):
                 ["--quadrature", "5"], ["--augment", "0.5"], ["--augment", "-0.1"]):
         with pytest.raises(SystemExit):
             parse_args(bad + ["--out", str(tmp_path)])
-    a = parse_args(["--nonlinearity-nside", "0", "--quadrature", "3", "--out", str(tmp_path)])
-    assert (a.nonlinearity_nside, a.quadrature) == (0, 3)
+    a = parse_args(["--nonlinearity-nside", "0", "--quadrature", "3", "--unstrided", "--out", str(tmp_path)])
+    assert (a.nonlinearity_nside, a.quadrature, a.unstrided) == (0, 3, True)
 
 
 def test_tiny_run_end_to_end(tmp_path):
@@ -133,7 +133,7 @@ def test_tiny_run_with_augment(tmp_path):
 
     n = torch.get_num_threads()
     try:
-        res = main(["--tiny", "--augment", "0.1", "--no-rr", "--out", str(tmp_path)])
+        res = main(["--tiny", "--augment", "0.1", "--no-rr", "--unstrided", "--out", str(tmp_path)])
     finally:
         torch.set_num_threads(n)
     assert res["config"]["augment"] == 0.1 and set(res["models"]["spherical"]["accuracy"]) == {"NR/NR", "NR/R"}

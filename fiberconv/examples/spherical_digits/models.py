@@ -20,13 +20,13 @@ def n_params(model: nn.Module) -> int:
 
 
 def spherical_model(grid: HealpixGrid, widths, band_limit: float | None = 0.5, n_classes: int = 10,
-                    nonlinearity_nside: int | None = 8, quadrature: int = 4) -> SphericalClassifier:
+                    nonlinearity_nside: int | None = 8, quadrature: int = 4, strided: bool = True) -> SphericalClassifier:
     """:class:`SphericalClassifier` on ``grid`` (NESTED): blocks of ``SphereConv -> FieldBatchNorm -> gate``
     with ``widths[i] = (n_scalars, n_vectors)`` at ``nside / 2^i``, spectral pooling to degree
     ``band_limit nside`` between them (``None``: mean pooling), the coarse levels' gates on ``nonlinearity_nside``,
-    then invariant pooling and a linear layer."""
+    the convolutions strided to their band limit (``strided``), then invariant pooling and a linear layer."""
     return SphericalClassifier(SCALAR, grid, n_classes, widths=widths, band_limit=band_limit,
-                               nonlinearity_nside=nonlinearity_nside, quadrature=quadrature)
+                               nonlinearity_nside=nonlinearity_nside, quadrature=quadrature, strided=strided)
 
 
 class PlanarCNN(nn.Module):

@@ -58,6 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--nonlinearity-nside", type=int, default=8,
                    help="coarsest grid the spherical model's nonlinearities and pooling act on (default 8; 0: each "
                         "level's own grid)")
+    p.add_argument("--unstrided", action="store_true",
+                   help="every convolution of the spherical model writes its level's whole grid (the default before "
+                        "strided convolutions: SphericalClassifier(strided=False))")
     p.add_argument("--augment", type=float, default=0.0,
                    help="train on digits mapped by x -> (I + s U) x, U uniform in [-1, 1]^(2x2), drawn afresh per digit "
                         "and epoch (the same for both models): random scaling, shear and stretch of strength s in "
@@ -116,15 +119,19 @@ class Signals:
         self.ll_theta = torch.arccos(self.ll_points[:, 2].clamp(-1, 1))
         self.ll_phi = torch.atan2(self.ll_points[:, 1], self.ll_points[:, 0])
 
-    def __call__(self, images, rotations=None):
-        if self.sht is None:
-            hp = project_to_sphere(images, self.hp_points, rotations)
-            ll = project_to_sphere(images, self.ll_points, rotations)
-        else:
-            c = bandlimited_coefficients(images, self.lmax, rotations)
-            hp = self.sht.synthesis(c).to(images.dtype)
-            ll = self.sht.evaluate(c, self.ll_theta, self.ll_phi).to(images.dtype)
-        return hp[:, None], ll.reshape(-1, 1, self.n_lat, 2 * self.n_lat)
+    def __call__(self, images, rotations=None, grids=(0, 1)):
+        """The signals on the ``grids`` asked for (0: HEALPix, 1: lat-lon), as a tuple in that order."""
+        c = None if self.sht is None else bandlimited_coefficients(images, self.lmax, rotations)
+        out = []
+        for k in grids:
+            if k == 0:
+                hp = self.sht.synthesis(c) if c is not None else project_to_sphere(images, self.hp_points, rotations)
+                out.append(hp.to(images.dtype)[:, None])
+            else:
+                ll = (self.sht.evaluate(c, self.ll_theta, self.ll_phi) if c is not None
+                      else project_to_sphere(images, self.ll_points, rotations))
+                out.append(ll.to(images.dtype).reshape(-1, 1, self.n_lat, 2 * self.n_lat))
+        return tuple(out)
 
 
 def jitter(images, strength: float, seed: int):
@@ -244,13 +251,13 @@ def main(argv=None) -> dict:
             torch.manual_seed(a.seed)
             if kind == "spherical":
                 model = spherical_model(grid, a.widths, a.band_limit or None, nonlinearity_nside=a.nonlinearity_nside or None,
-                                        quadrature=a.quadrature)
+                                        quadrature=a.quadrature, strided=not a.unstrided)
             else:
                 model = planar_model(n_params(trained[("spherical", "NR")]), len(a.widths))
             x_tr = data[f"{train_set}_train"][k]
             if a.augment:  # the same jittered digits for both models: epoch e's from seed + e
                 R = R_tr if train_set == "R" else None
-                x_tr = lambda e, R=R, k=k: signals(jitter(images_tr, a.augment, a.seed + 1000 * (e + 1)), R)[k]
+                x_tr = lambda e, R=R, k=k: signals(jitter(images_tr, a.augment, a.seed + 1000 * (e + 1)), R, grids=(k,))[0]
             log(f"{kind} model ({n_params(model)} parameters), trained on {train_set}:")
             t = time.perf_counter()
             with progress(a.epochs * math.ceil(a.train / a.batch), f"{kind} ({train_set})", a.quiet) as bar:

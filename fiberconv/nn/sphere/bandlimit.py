@@ -162,4 +162,3 @@ class SphereBandLimit(nn.Module):
             parts.append(v.flatten(1, 2))
         out = torch.cat(parts, 1) if len(parts) > 1 else parts[0]
         return out if self.order is None else out.index_select(1, self.order)
-

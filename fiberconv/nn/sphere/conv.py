@@ -33,11 +33,12 @@ with the two right-hand sides side by side. The backward pass multiplies by the 
 same way. A forward pass is one sparse-dense product per input frequency
 (:func:`~fiberconv.nn.sphere.operators.csr_mm`, a custom operator, so ``torch.compile`` and
 ``torch.export`` treat it as one opaque call) and one dense product with the mixing matrix assembled from
-``theta`` (batched over the batch, the bias added by the same call). The sparse products read the input
-pixel-major, ``(pixel, batch, channel)``, and the responses are written once into ``(batch, filter x channel,
-pixel)``, so the output is a contiguous ``(batch, channel, pixel)`` tensor: the batch norm and gates after it
-then work on one memory layout (elementwise products of tensors in different layouts, forward against
-backward, cost several times more; measured on the spherical-digits model, a step 122 -> 83 ms).
+``theta`` (the bias added by the same call). The sparse products read the input pixel-major, ``(pixel,
+batch, channel)``; the output is a contiguous ``(batch, channel, pixel)`` tensor, so that the batch norm and
+gates after it work on one memory layout (elementwise products of tensors in different layouts, forward
+against backward, cost several times more: about a third of a spherical-digits training step). Whichever is
+smaller, the filter responses (``F C_in`` per pixel, then the mixing writes ``(batch, channel, pixel)``
+directly) or the output (``C_out`` per pixel), is transposed, as a 2-D transpose where it can be.
 
 State. The module holds only dense tensors: the weights, the bias and small index and pattern buffers
 (non-persistent). The geometry is a plain object (not a buffer): ``deepcopy`` shares it, pickling keeps

@@ -278,3 +278,16 @@ def test_channel_order_and_old_pickles():
     old = copy.deepcopy(b)
     old.order = torch.arange(5)  # as unpickled from an earlier version
     assert torch.allclose(old(g), b(g), atol=1e-13)
+
+
+def test_models_refuse_per_level_settings():
+    """stride, geometry and the gate grid are set by the models for each level: passing them is a TypeError
+    naming the argument (not Python's 'multiple values' error, nor silently ignored)."""
+    from fiberconv.nn import SphericalUNet
+
+    grid = HealpixGrid(4, nest=True)
+    for kw in (dict(stride=2), dict(gate_lmax=1)):
+        with pytest.raises(TypeError, match=f"SphericalClassifier: {next(iter(kw))} is set by the model"):
+            SphericalClassifier(SCALAR, grid, 3, **kw)
+    with pytest.raises(TypeError, match="SphericalUNet: stride is set by the model"):
+        SphericalUNet(SCALAR, VECTOR, grid, widths=((2, 1),), stride=2)
