@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from fiberconv.datasets.mnist_points import N_DIGITS, load_points, rotate_points
+from fiberconv.examples._augment import add_augment_option, check_augment, random_affine
 from fiberconv.examples._options import check_loss, check_options, check_parameters
 from fiberconv.examples._progress import progress, require_tqdm
 from fiberconv.nn.lieconv import LieResNet
@@ -102,21 +103,17 @@ def main(argv=None):
     ap.add_argument("--resample", action="store_true",
                     help="train on a fresh random subset of --points of each digit's pixels at every step (test digits "
                          "keep their fixed subset)")
-    ap.add_argument("--augment", type=float, default=0.0,
-                    help="train on digits mapped by x -> (I + s U) x at every step, U uniform in [-1, 1]^(2x2): random "
-                         "scaling, shear and stretch of strength s (in [0, 0.5); 0: none), which a rotation-invariant model "
-                         "does not see through, unlike rotations")
+    add_augment_option(ap, "at every step")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (>= 1)")
     args = ap.parse_args(argv)
     require_tqdm()
     # bad arguments fail before the data is read
     check_options(args, ap.error, positive=("points", "n_train", "n_test", "epochs", "batch", "channels", "layers",
                                             "nbhd", "lift_samples", "threads"),
-                  positive_float=("lr", "scale", "smooth_scale", "ds_frac"), nonnegative_float=("augment", "weight_decay"))
+                  positive_float=("lr", "scale", "smooth_scale", "ds_frac"), nonnegative_float=("weight_decay",))
     if args.ds_frac > 1:
         ap.error(f"--ds-frac must be in (0, 1], got {args.ds_frac!r}")
-    if args.augment >= 0.5:  # det(I + s U) can reach 0 at s = 0.5: singular or mirrored digits
-        ap.error(f"--augment must lie in [0, 0.5) (at 0.5 the map I + s U can be singular), got {args.augment!r}")
+    check_augment(args.augment, ap.error)
     if len(set(g.upper() for g in args.groups)) < len(args.groups):
         ap.error(f"--groups: each group once, got {' '.join(args.groups)}")
     if args.n_test is None and args.n_train >= N_DIGITS:
@@ -190,8 +187,7 @@ def main(argv=None):
                     mb = torch.gather(mb, 1, keep)
                 xb, fb, mb = trim(xb, fb, mb)
                 if args.augment:
-                    U = torch.rand(len(b), 2, 2, generator=g) * 2 - 1
-                    xb = xb @ (torch.eye(2) + args.augment * U).transpose(-1, -2)
+                    xb = xb @ random_affine(len(b), args.augment, g, xb.dtype).transpose(-1, -2)
                 loss = F.cross_entropy(model(xb, fb, mb, seed=g), tr[3][b])
                 check_loss(loss, f"training ({name}, epoch {ep + 1})", f"try a smaller --lr (now {args.lr:g})")
                 opt.zero_grad()

@@ -20,6 +20,7 @@ from ...datasets.spherical_mnist import (
 )
 from ...nn.sphere.models import check_nonlinearity_nside
 from ...spaces import HealpixGrid, HealpixSHT
+from .._augment import add_augment_option, check_augment, random_affine
 from .._options import check_loss, check_options, check_output_dir, check_parameters
 from .._progress import progress, require_tqdm
 from .models import SCALAR, n_params, planar_model, spherical_model
@@ -61,10 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--unstrided", action="store_true",
                    help="every convolution of the spherical model writes its level's whole grid (the default before "
                         "strided convolutions: SphericalClassifier(strided=False))")
-    p.add_argument("--augment", type=float, default=0.0,
-                   help="train on digits mapped by x -> (I + s U) x, U uniform in [-1, 1]^(2x2), drawn afresh per digit "
-                        "and epoch (the same for both models): random scaling, shear and stretch of strength s in "
-                        "[0, 0.5), which a rotation-invariant model does not see through, unlike rotations (default 0: none)")
+    add_augment_option(p, "afresh per digit and epoch (the same for both models)")
     p.add_argument("--quadrature", type=int, default=4, choices=range(5), metavar="{0..4}",
                    help="degree of SphereConv's moment-matched quadrature (default 4; 3 was the earlier default)")
     a = p.parse_args(argv)
@@ -95,8 +93,7 @@ def parse_args(argv=None) -> argparse.Namespace:
             check_nonlinearity_nside(a.nonlinearity_nside, a.nside, "--nonlinearity-nside")
         except ValueError as e:
             p.error(f"{e} (0: every level on its own grid)")
-    if not 0 <= a.augment < 0.5:  # det(I + s U) can reach 0 at s = 0.5: singular or mirrored digits
-        p.error(f"--augment must lie in [0, 0.5) (at 0.5 the map I + s U can be singular), got {a.augment}")
+    check_augment(a.augment, p.error)
     if not 0 <= a.band_limit <= 1 or math.isnan(a.band_limit):
         p.error(f"--band-limit must lie in [0, 1] (a fraction of nside; 0: mean pooling), got {a.band_limit}")
     a.n_sens = min(a.n_sens, a.test)
@@ -137,9 +134,7 @@ class Signals:
 def jitter(images, strength: float, seed: int):
     """``images (B, H, W)`` mapped by ``x -> (I + s U) x`` about the centre, ``U`` uniform in ``[-1, 1]^(2x2)``
     per image (bilinear, zeros outside): random scaling, shear and stretch."""
-    gen = torch.Generator().manual_seed(seed)
-    U = torch.rand(len(images), 2, 2, generator=gen, dtype=images.dtype) * 2 - 1
-    theta = torch.eye(2, dtype=images.dtype) + strength * U
+    theta = random_affine(len(images), strength, torch.Generator().manual_seed(seed), images.dtype)
     # affine_grid maps output to input coordinates: the inverse map samples the image at (I + s U)^-1 x
     theta = torch.cat([torch.linalg.inv(theta), theta.new_zeros(len(images), 2, 1)], dim=2)
     grid = nn.functional.affine_grid(theta, (len(images), 1, *images.shape[1:]), align_corners=False)
