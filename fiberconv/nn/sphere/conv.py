@@ -243,7 +243,8 @@ class SphereConv(TypeSignature, nn.Module):
         # the filter responses T, channels in the twisted order, written group by group: (B, F, C_in, N_out) when
         # that is smaller than the output (then the mixing writes (B, C_out, N_out) directly), else (N_out, B, F,
         # C_in) and the output is transposed once (the product's layout follows T's)
-        by_batch, t, start = self.responses_by_batch, None, 0
+        by_batch = getattr(self, "responses_by_batch", False)  # (modules pickled before it existed)
+        t, start = None, 0  # T is allocated by the first group
         for m1, n in self.groups:
             width = n if m1 == 0 else 2 * n
             block = xt[..., start : start + width]  # (N_in, B, width)
@@ -256,12 +257,10 @@ class SphereConv(TypeSignature, nn.Module):
                 rhs = torch.stack([torch.stack([a, b], 1), torch.stack([-b, a], 1)]).view(-1, 2 * B * n)
                 r = csr_mm(rhs, *self.operator(m1, x.device, op_dtype), F * n_out).view(F, n_out, 2, B, n)
                 r = r.permute(*((3, 0, 2, 4, 1) if by_batch else (1, 3, 0, 2, 4)))  # a|b then field: channels
-            if width == c_in:  # one group: its responses, copied once into T's layout
-                t = r.contiguous().view((B, F, c_in, n_out) if by_batch else (n_out, B, F, c_in))
-            else:  # each group's responses copied once into its channels of T
-                if t is None:
-                    t = r.new_empty((B, F, c_in, n_out) if by_batch else (n_out, B, F, c_in))
-                (t[:, :, start : start + width] if by_batch else t[..., start : start + width]).view(r.shape).copy_(r)
+            if start == 0:
+                t = r.new_empty((B, F, c_in, n_out) if by_batch else (n_out, B, F, c_in))
+            # each group's responses copied once into its channels of T
+            (t[:, :, start : start + width] if by_batch else t[..., start : start + width]).view(r.shape).copy_(r)
             start += width
         mix = self.mixing_matrix(t.dtype).reshape(self.out_type.dim, -1)  # (C_out, F C_in)
         bias = None if self.bias is None else t.new_zeros(self.out_type.dim).index_copy(

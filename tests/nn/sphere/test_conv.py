@@ -43,6 +43,8 @@ def test_matches_eq14_computed_directly(nest, stride, by_batch):
     conv.responses_by_batch = not by_batch
     gx_other, gw_other = torch.autograd.grad((conv(f) * g).sum(), (f, conv.weight))
     assert torch.allclose(gx, gx_other, atol=1e-12) and torch.allclose(gw, gw_other, atol=1e-12)
+    del conv.__dict__["responses_by_batch"]  # as unpickled from an earlier version
+    assert torch.allclose(conv(f), out, atol=1e-12)
 
 
 def test_matches_the_group_correlation_eq7():
