@@ -52,21 +52,8 @@ class FieldGroups(nn.Module):
         for d in self.dims:
             self.register_buffer(f"idx_{d}", torch.tensor(by_dim[d], dtype=torch.long), persistent=False)
         self.n_fields = sum(len(by_dim[d]) for d in self.dims)
-        # channels in the order [scalars, group d1, group d2, ...] -> field_type's order (None: the same)
-        stacked = torch.tensor(scalars + [c for d in self.dims for field in by_dim[d] for c in field], dtype=torch.long)
-        order = torch.argsort(stacked)
-        self.register_buffer("order", None if torch.equal(order, torch.arange(len(order))) else order, persistent=False)
         for name, t in zip(("field_channels", "channel_field", "field_dim"), self._layout()):
             self.register_buffer(name, t, persistent=False)
-
-    def stacked_order(self):
-        """``order`` (or ``None`` for the identity) with ``torch.cat([scalars, group 1, ...], 1)[:, order]`` in
-        the field type's channel order; computed here for modules pickled before the buffer existed."""
-        if "order" in self._buffers:
-            return self._buffers["order"]
-        stacked = torch.cat([self.scalar_idx] + [idx.flatten() for _, idx, _ in self.groups()])
-        order = torch.argsort(stacked)
-        return None if torch.equal(order, torch.arange(len(order), device=order.device)) else order
 
     def field_layout(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(field_channels, channel_field, field_dim)``: the non-scalar fields' channels (grouped as in

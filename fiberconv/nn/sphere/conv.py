@@ -172,9 +172,8 @@ class SphereConv(TypeSignature, nn.Module):
                 self.groups.append((m1, g.shape[0]))
                 perm += g[:, 0].tolist() + g[:, 1].tolist()
         perm = torch.tensor(perm, dtype=torch.long)
-        inv = torch.empty_like(perm)
-        inv[perm] = torch.arange(len(perm))
-        self.register_buffer("in_position", inv, persistent=False)  # original channel -> position in perm
+        position = torch.empty_like(perm)  # original channel -> position in the twisted order
+        position[perm] = torch.arange(len(perm))
         self.register_buffer("in_perm", None if torch.equal(perm, torch.arange(len(perm))) else perm, persistent=False)
         # the fixed tensors that turn theta into the mixing matrix, per (m2, m1) pair
         patterns = []
@@ -197,7 +196,7 @@ class SphereConv(TypeSignature, nn.Module):
             og, ig = basis.out_groups[m2], basis.in_groups[m1]
             rows = og.reshape(-1)
             # positions in the twisted order: for m1 > 0 all a-components first, then all b-components
-            cols = self.in_position[ig.transpose(0, 1).reshape(-1)] if m1 > 0 else self.in_position[ig.reshape(-1)]
+            cols = position[ig.transpose(0, 1).reshape(-1)] if m1 > 0 else position[ig.reshape(-1)]
             index.append(((rows[:, None, None] * n_f + torch.arange(n_f)[None, :, None]) * c_in + cols).reshape(-1))
         self.register_buffer("mix_index", torch.cat(index), persistent=False)
         # which tensor the forward pass transposes between the pixel-major sparse products and the (B, C, N) output:
